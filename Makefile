@@ -1,0 +1,39 @@
+# autoflats: `make run` and `make test` are all a fresh machine needs (see README).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench sim-run clean venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The real ZWO SDK library, from the pyzwoasi wheel, without its OpenCV deps.
+	-$(BIN)/python -m pip install --quiet --no-deps 'pyzwoasi>=0.2.7'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Until the desktop app lands: a simulated auto-flats run in the terminal.
+run: $(STAMP)
+	$(BIN)/autoflats flats --camera sim --count 10 --out flats-sim $(ARGS)
+
+# A simulated auto-flats run in the terminal, into ./flats-sim.
+sim-run: $(STAMP)
+	$(BIN)/autoflats flats --camera sim --count 10 --out flats-sim
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check app drivers tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,281 @@
+"""The command line: ``autoflats flats``, ``autoflats cameras``.
+
+Progress goes to stderr for people; ``--json`` puts the session summary on stdout.
+Errors are one line that says what to change. Exit codes: 0 done, 1 the run
+failed, 2 bad input, 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from app.adu import AduScale, AduSpace, Target, TargetError
+from app.events import (
+    Event,
+    ExposureSolved,
+    FinishReason,
+    FlatRejected,
+    FlatSaved,
+    Notice,
+    SessionError,
+    SessionFinished,
+    SessionStarted,
+    TestFrame,
+)
+from app.session import FlatSession
+from app.settings import FlatSettings, SettingsError
+from drivers.errors import CameraError
+from drivers.registry import list_cameras, open_camera
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad command-line input (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _positive_int(name: str):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}")
+        return value
+    return parse
+
+
+def _float(name: str):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> float:
+        try:
+            value = float(text.rstrip("%s").strip()) if text.strip() else math.nan
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}")
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number, got {text!r}")
+        return value
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands and options."""
+    parser = _Parser(prog="autoflats", description="Flat frames exposed right, "
+                     "on ZWO ASI cameras or the built-in simulator.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    flats = sub.add_parser("flats", help="find the flat exposure and capture N flats")
+    flats.add_argument("--camera", default=None,
+                       help="camera id from 'autoflats cameras' (sim = simulator); "
+                       "default: the only connected camera")
+    flats.add_argument("--count", type=_positive_int("count"), required=True,
+                       help="number of flats to capture")
+    flats.add_argument("--out", type=Path, required=True, help="output folder")
+    flats.add_argument("--sim-config", type=Path, default=None,
+                       help="simulator parameters (TOML)")
+    flats.add_argument("--target", default="50%",
+                       help="target mean: 50%% of full scale (default) or an ADU value")
+    flats.add_argument("--space", choices=[s.value for s in AduSpace],
+                       default=AduSpace.BIT16.value,
+                       help="the space a bare-number --target is read in (default 16bit)")
+    flats.add_argument("--tolerance", type=_float("tolerance"), default=5.0,
+                       help="allowed deviation, %% of the target (default 5)")
+    flats.add_argument("--gain", type=_positive_int("gain"), default=None)
+    flats.add_argument("--offset", type=_positive_int("offset"), default=None)
+    flats.add_argument("--bin", type=_positive_int("bin"), default=1, dest="binning")
+    flats.add_argument("--filter", default="", dest="filter_name",
+                       help="filter name for headers and file names")
+    flats.add_argument("--first-exposure", type=_float("first exposure"), default=None,
+                       help="first test exposure in seconds (default: automatic)")
+    flats.add_argument("--min-exposure", type=_float("min exposure"), default=None,
+                       help="shortest flat exposure in s (e.g. 1 for flickering panels)")
+    flats.add_argument("--max-exposure", type=_float("max exposure"), default=120.0,
+                       help="longest flat exposure in s (default 120)")
+    flats.add_argument("--json", action="store_true",
+                       help="also print the session summary (session.json) on stdout")
+    flats.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    gui = sub.add_parser("gui", help="open the desktop app (the default)")
+    gui.add_argument("--camera", default=None, help="preselect this camera id")
+    gui.add_argument("--sim-config", type=Path, default=None)
+    gui.add_argument("--out", type=Path, default=None, help="output folder")
+    gui.add_argument("--count", type=_positive_int("count"), default=None)
+    gui.add_argument("--gain", type=_positive_int("gain"), default=None)
+    gui.add_argument("--offset", type=_positive_int("offset"), default=None)
+    gui.add_argument("--target", default=None, help="50%% or an ADU value")
+
+    doctor = sub.add_parser("doctor", help="check a real-camera setup: SDK, USB, disk")
+    doctor.add_argument("--out", type=Path, default=Path("."),
+                        help="output folder to check (default: here)")
+    doctor.add_argument("--count", type=_positive_int("count"), default=30,
+                        help="planned number of flats, for the free-space check")
+    doctor.add_argument("--json", action="store_true", help="machine-readable report")
+
+    cams = sub.add_parser("cameras", help="list cameras with their key properties")
+    cams.add_argument("--sim-config", type=Path, default=None)
+    cams.add_argument("--json", action="store_true", help="machine-readable listing")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``autoflats`` console script."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if not args_list:
+            args_list = _default_command()
+        args = build_parser().parse_args(args_list)
+        if args.command == "cameras":
+            return _cameras(args)
+        if args.command == "flats":
+            return _flats(args)
+        if args.command == "gui":
+            from app.gui.app import run_gui  # Qt only when the window is wanted
+
+            return run_gui(args)
+        if args.command == "doctor":
+            from app.doctor import run_doctor
+
+            return run_doctor(args)
+        build_parser().print_help(sys.stderr)
+        return EXIT_USAGE
+    except UsageError as error:
+        _err(f"autoflats: error: {error}")
+        return EXIT_USAGE
+    except (SettingsError, TargetError, CameraError) as error:
+        _err(f"autoflats: error: {error}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _err("autoflats: cancelled")
+        return EXIT_CANCELLED
+
+
+def _default_command() -> list[str]:
+    """What plain ``autoflats`` runs: the desktop app when it is installed."""
+    import importlib.util
+
+    return ["gui"] if importlib.util.find_spec("app.gui.app") else ["--help"]
+
+
+def _err(text: str, stream: TextIO | None = None) -> None:
+    print(text, file=stream or sys.stderr, flush=True)
+
+
+def _cameras(args: argparse.Namespace) -> int:
+    listing = list_cameras(args.sim_config)
+    if args.json:
+        print(json.dumps({
+            "cameras": [{"id": entry.camera_id, "name": entry.name, "driver": entry.driver,
+                         "summary": entry.summary} for entry in listing.cameras],
+            "notes": list(listing.notes),
+        }, indent=2))
+        return EXIT_OK
+    width = max(len(entry.camera_id) for entry in listing.cameras)
+    for entry in listing.cameras:
+        print(f"{entry.camera_id:<{width}}  {entry.name}  ({entry.summary})")
+    for note in listing.notes:
+        print(f"note: {note}")
+    return EXIT_OK
+
+
+def _settings_from_args(args: argparse.Namespace) -> FlatSettings:
+    try:
+        target = Target.parse(args.target, AduSpace(args.space))
+    except TargetError as error:
+        raise SettingsError(str(error)) from None
+    return FlatSettings(
+        out_dir=args.out,
+        count=args.count,
+        target=target,
+        tolerance_percent=args.tolerance,
+        gain=args.gain,
+        offset=args.offset,
+        binning=args.binning,
+        filter_name=args.filter_name,
+        first_exposure_s=args.first_exposure,
+        min_exposure_s=args.min_exposure,
+        max_exposure_s=args.max_exposure,
+    )
+
+
+def _choose_camera(args: argparse.Namespace) -> str:
+    if args.camera:
+        return str(args.camera)
+    real = [c for c in list_cameras(args.sim_config).cameras if c.driver != "sim"]
+    if len(real) == 1:
+        return real[0].camera_id
+    if not real:
+        raise UsageError("no camera connected; use --camera sim to run the simulator")
+    raise UsageError("several cameras connected; choose one with --camera "
+                     f"({', '.join(c.camera_id for c in real)})")
+
+
+def _flats(args: argparse.Namespace) -> int:
+    settings = _settings_from_args(args)
+    camera_id = _choose_camera(args)
+    camera = open_camera(camera_id, sim_config_path=args.sim_config)
+    cancel = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    finished: SessionFinished | None = None
+    try:
+        with camera:
+            session = FlatSession(camera, settings, cancel=cancel)
+            for event in session.events():
+                if not args.quiet:
+                    _print_event(event, AduScale(camera.info.bit_depth))
+                if isinstance(event, SessionFinished):
+                    finished = event
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert finished is not None
+    if args.json and finished.session_file is not None and finished.session_file.exists():
+        sys.stdout.write(finished.session_file.read_text(encoding="utf-8"))
+        sys.stdout.flush()
+    if finished.reason is FinishReason.COMPLETED:
+        return EXIT_OK
+    if finished.reason is FinishReason.CANCELLED:
+        _err("autoflats: cancelled; flats already written are kept")
+        return EXIT_CANCELLED
+    _err(f"autoflats: error: {finished.message}")
+    return EXIT_FAILED
+
+
+def _print_event(event: Event, scale: AduScale) -> None:
+    if isinstance(event, SessionStarted):
+        _err(f"{event.camera.name} ({event.camera.model}), gain {event.gain}, offset "
+             f"{event.offset}, bin {event.binning}; target {event.target_native:.0f} native "
+             f"({event.camera.bit_depth}-bit) = {event.target_16bit:.0f} 16-bit "
+             f"± {event.tolerance_native:.0f} native; {event.count} flats -> {event.out_dir}")
+    elif isinstance(event, TestFrame):
+        nxt = f"; next {event.next_exposure_s:.6g} s" if event.next_exposure_s else ""
+        clipped = (f", {event.stats.clipped_fraction:.1%} clipped"
+                   if event.stats.clipped_fraction > 0.001 else "")
+        _err(f"test {event.index}: {event.exposure_s:.6g} s -> mean "
+             f"{event.stats.mean_native:.1f} native / {event.stats.mean_16bit:.0f} 16-bit"
+             f"{clipped}{nxt}")
+    elif isinstance(event, ExposureSolved):
+        _err(f"exposure found: {event.exposure_s:.6g} s (mean {event.mean_native:.1f} native"
+             f" / {event.mean_16bit:.0f} 16-bit) after {event.test_frames} test frame(s) "
+             "+ the accepted one")
+    elif isinstance(event, FlatSaved):
+        _err(f"flat {event.index}/{event.count}: {event.path.name} (mean "
+             f"{event.mean_native:.1f} native)")
+    elif isinstance(event, FlatRejected):
+        _err(f"dropped a flat: {event.reason}")
+    elif isinstance(event, Notice):
+        _err(f"note: {event.message}")
+    elif isinstance(event, SessionError):
+        pass  # reported once at the end
+    elif isinstance(event, SessionFinished) and event.reason is FinishReason.COMPLETED:
+        _err(f"done: {len(event.files)} flats at {event.exposure_s:.6g} s; record in "
+             f"{event.session_file}")

@@ -1,0 +1,127 @@
+"""FITS flats that calibration tools accept: one header builder, safe names, atomic."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from astropy.io import fits
+
+from app.stats import Frame
+from drivers.base import CameraInfo
+
+from app.atomic import write_new
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name_part(text: str, limit: int = 32) -> str:
+    """``text`` reduced to letters, digits, '.', '_' and '-' (never a path)."""
+    cleaned = _UNSAFE.sub("_", text).strip("._-")
+    return cleaned[:limit] or "none"
+
+
+def _header_text(text: str) -> str:
+    """Printable ASCII only, as FITS requires."""
+    return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)[:68]
+
+
+@dataclass(frozen=True, slots=True)
+class FlatMeta:
+    """What goes into a flat's header besides the camera's fixed facts."""
+
+    exposure_s: float
+    gain: int
+    offset: int
+    binning: int
+    filter_name: str
+    date_obs: datetime
+    ccd_temp_c: float | None = None
+    set_temp_c: float | None = None
+    mean_native: float | None = None
+
+
+def flat_header(info: CameraInfo, meta: FlatMeta) -> fits.Header:
+    """The header of one flat, per the conventions WBPP, Siril and others match on."""
+    header = fits.Header()
+    header["IMAGETYP"] = ("FLAT", "type of image")
+    header["FRAME"] = ("Flat", "type of image (SGPro/NINA style)")
+    header["EXPTIME"] = (meta.exposure_s, "[s] exposure time")
+    header["EXPOSURE"] = (meta.exposure_s, "[s] exposure time")
+    header["DATE-OBS"] = (
+        meta.date_obs.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
+        "UTC start of exposure",
+    )
+    header["GAIN"] = (meta.gain, "camera gain setting (ZWO: 0.1 dB)")
+    header["OFFSET"] = (meta.offset, "camera offset (black level) setting")
+    header["XBINNING"] = (meta.binning, "binning factor in x")
+    header["YBINNING"] = (meta.binning, "binning factor in y")
+    header["XPIXSZ"] = (info.pixel_size_um * meta.binning, "[um] pixel size incl. binning")
+    header["YPIXSZ"] = (info.pixel_size_um * meta.binning, "[um] pixel size incl. binning")
+    header["INSTRUME"] = (_header_text(info.model), "camera model")
+    header["BITDEPTH"] = (info.bit_depth, "native ADC bits; data MSB-aligned in 16")
+    if info.e_per_adu is not None:
+        header["EGAIN"] = (
+            info.e_per_adu / 10 ** (meta.gain / 200),
+            "[e-/ADU] native ADU, from gain-0 value",
+        )
+    if meta.filter_name:
+        header["FILTER"] = (_header_text(meta.filter_name), "filter name")
+    if meta.ccd_temp_c is not None:
+        header["CCD-TEMP"] = (round(meta.ccd_temp_c, 2), "[C] sensor temperature")
+    if meta.set_temp_c is not None:
+        header["SET-TEMP"] = (round(meta.set_temp_c, 2), "[C] cooler set-point")
+    if info.bayer_pattern is not None:
+        header["BAYERPAT"] = (info.bayer_pattern, "CFA pattern, top-down")
+        header["XBAYROFF"] = (0, "Bayer x offset")
+        header["YBAYROFF"] = (0, "Bayer y offset")
+        header["ROWORDER"] = ("TOP-DOWN", "row 1 is the top of the image")
+    if meta.mean_native is not None:
+        header["MEANADU"] = (round(meta.mean_native, 2), "[native ADU] whole-frame mean")
+    header["SWCREATE"] = ("autoflats", "software that wrote this file")
+    return header
+
+
+def flat_filename(session_stamp: str, index: int, meta: FlatMeta) -> str:
+    """E.g. 'flat_20261125T120301_0001_Ha_1.234s_g100_o50_bin1.fits': sorts in order."""
+    filter_part = safe_name_part(meta.filter_name) if meta.filter_name else "nofilter"
+    exposure = safe_name_part(f"{meta.exposure_s:.4g}s")
+    return (
+        f"flat_{safe_name_part(session_stamp)}_{index:04d}_{filter_part}_{exposure}_"
+        f"g{meta.gain}_o{meta.offset}_bin{meta.binning}.fits"
+    )
+
+
+def session_stamp(when: datetime) -> str:
+    """UTC time as used in file names."""
+    return when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S")
+
+
+def fits_bytes(frame: Frame, header: fits.Header) -> bytes:
+    """The FITS file for ``frame`` (uint16 stored as int16 + BZERO 32768)."""
+    if frame.dtype != np.uint16:
+        raise ValueError(f"flats are uint16, got {frame.dtype}")
+    hdu = fits.PrimaryHDU(data=frame, header=header)
+    buffer = io.BytesIO()
+    hdu.writeto(buffer)
+    return buffer.getvalue()
+
+
+def write_flat(folder: Path, name: str, frame: Frame, header: fits.Header) -> Path:
+    """Write one flat atomically under a free name in ``folder``; returns its path."""
+    hdu = fits.PrimaryHDU(data=frame, header=header)
+
+    def write(handle: BinaryIO) -> None:
+        hdu.writeto(handle)
+
+    return write_new(folder / name, write)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)

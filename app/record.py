@@ -1,0 +1,95 @@
+"""session.json: the session's record, rewritten atomically after every frame so it
+is true at every moment, even after a crash."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from app.atomic import write_replace
+
+SESSION_FILE = "session.json"
+
+
+class SessionRecord:
+    """The pinned session.json fields, plus a few more; safe across threads."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        camera: str,
+        gain: int,
+        offset: int,
+        bit_depth: int,
+        target_native: float,
+        target_16bit: float,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._data: dict[str, Any] = {
+            "status": "running",
+            "error": None,
+            "camera": camera,
+            "gain": gain,
+            "offset": offset,
+            "bit_depth": bit_depth,
+            "target_native": round(target_native, 3),
+            "target_16bit": round(target_16bit, 3),
+            "test_exposures": [],
+            "exposure_s": None,
+            "flats": [],
+        }
+        if extra:
+            self._data.update(extra)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A deep copy of the current record."""
+        with self._lock:
+            return json.loads(json.dumps(self._data))
+
+    def update(self, **fields: Any) -> None:
+        """Set top-level fields and save."""
+        with self._lock:
+            self._data.update(fields)
+            self._save_locked()
+
+    def add_test_exposure(self, exposure_s: float, mean_native: float, mean_16bit: float,
+                          **more: Any) -> None:
+        """Append a frame that was not saved as a flat, and save."""
+        entry = _frame_entry(exposure_s, mean_native, mean_16bit) | more
+        with self._lock:
+            self._data["test_exposures"].append(entry)
+            self._save_locked()
+
+    def add_flat(self, file: str, exposure_s: float, mean_native: float,
+                 mean_16bit: float) -> None:
+        """Append a flat that is complete on disk, and save."""
+        entry = {"file": file} | _frame_entry(exposure_s, mean_native, mean_16bit)
+        with self._lock:
+            self._data["flats"].append(entry)
+            self._save_locked()
+
+    def save(self) -> None:
+        """Write the record now."""
+        with self._lock:
+            self._save_locked()
+
+    def _save_locked(self) -> None:
+        text = json.dumps(self._data, indent=2) + "\n"
+
+        def write(handle: BinaryIO) -> None:
+            handle.write(text.encode("utf-8"))
+
+        write_replace(self.path, write)
+
+
+def _frame_entry(exposure_s: float, mean_native: float, mean_16bit: float) -> dict[str, Any]:
+    return {
+        "exposure_s": exposure_s,
+        "mean_native": round(mean_native, 3),
+        "mean_16bit": round(mean_16bit, 3),
+    }

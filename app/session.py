@@ -1,0 +1,478 @@
+"""The flat session: a plain generator of typed events.
+
+Set the camera up, find the exposure with the solver, capture N flats at fixed
+gain, offset and binning (dropping any that drift out of tolerance and re-solving),
+write them on a background thread, keep session.json true after every frame, and
+always finish with :class:`SessionFinished`. Cancellation (a threading.Event) is
+checked at every step and reaches the camera, aborting the exposure.
+"""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.adu import AduScale
+from app.events import (
+    Event,
+    ExposureSolved,
+    FinishReason,
+    FlatCaptured,
+    FlatRejected,
+    FlatSaved,
+    Notice,
+    Phase,
+    Progress,
+    SessionError,
+    SessionFinished,
+    SessionStarted,
+    TestFrame,
+)
+from app.fits_store import FlatMeta, flat_filename, flat_header, session_stamp, utc_now
+from app.record import SESSION_FILE, SessionRecord
+from app.settings import FlatSettings, SettingsError
+from app.solver import ExposureSolver, LinearFit, SolverConfig, Verdict
+from app.stats import Frame, FrameStats, frame_stats, histogram, preview, shot_noise_signal_native
+from app.writer import FitsWriter, WriteJob
+from drivers.base import Camera, binned_shape
+from drivers.errors import CameraError, ExposureAbortedError
+
+#: free space kept in reserve beyond the planned flats
+DISK_RESERVE_BYTES = 50 * 1024 * 1024
+#: FITS adds a header and pads to 2880-byte blocks
+FITS_OVERHEAD_BYTES = 2880 * 4
+
+
+class SessionFailure(Exception):
+    """Ends a session with a message that says what to change."""
+
+
+class _Cancelled(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPlan:
+    """Settings resolved against one camera: every value the run will use."""
+
+    gain: int
+    offset: int
+    binning: int
+    target_native: float
+    tolerance_native: float
+    min_exposure_s: float
+    max_exposure_s: float
+    frame_bytes: int
+
+
+def plan_session(camera: Camera, settings: FlatSettings) -> SessionPlan:
+    """Check ``settings`` against ``camera``; raises SettingsError saying what to change."""
+    info = camera.info
+    controls = camera.controls
+    scale = AduScale(info.bit_depth)
+    gain = settings.gain if settings.gain is not None else camera.gain
+    offset = settings.offset if settings.offset is not None else camera.offset
+    for name, value, limits in (("gain", gain, controls.gain),
+                                ("offset", offset, controls.offset)):
+        if not limits.contains(value):
+            raise SettingsError(
+                f"{name} {value} is out of range for {info.name}; use "
+                f"{int(limits.minimum)}..{int(limits.maximum)}"
+            )
+    if settings.binning not in info.supported_bins:
+        raise SettingsError(
+            f"bin {settings.binning} is not supported by {info.name}; use one of "
+            f"{', '.join(map(str, info.supported_bins))}"
+        )
+    try:
+        target_native = settings.target.native(scale)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    tolerance = target_native * settings.tolerance_percent / 100
+    if target_native + tolerance >= scale.full_scale_native:
+        raise SettingsError(
+            f"target {settings.target} plus tolerance reaches full scale; lower the target"
+        )
+    min_s = max(controls.exposure_s.minimum, settings.min_exposure_s or 0.0)
+    max_s = min(controls.exposure_s.maximum, settings.max_exposure_s)
+    if min_s > max_s:
+        raise SettingsError(
+            f"min exposure {min_s:g} s is above the longest allowed {max_s:g} s; lower it"
+        )
+    height, width = binned_shape(info, settings.binning)
+    return SessionPlan(gain, offset, settings.binning, target_native, tolerance, min_s,
+                       max_s, height * width * 2 + FITS_OVERHEAD_BYTES)
+
+
+def check_output_folder(out_dir: Path, needed_bytes: int) -> None:
+    """Create ``out_dir`` if needed and check it is writable with room for the flats."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise SettingsError(f"output {str(out_dir)!r} is a file; choose a folder") from None
+    except OSError as error:
+        raise SettingsError(
+            f"cannot create output folder {str(out_dir)!r} ({error.strerror}); "
+            "choose another folder"
+        ) from None
+    probe = out_dir / f".autoflats-write-test-{threading.get_ident()}"
+    try:
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as error:
+        raise SettingsError(
+            f"output folder {str(out_dir)!r} is not writable ({error.strerror}); "
+            "choose another folder or fix its permissions"
+        ) from None
+    free = shutil.disk_usage(out_dir).free
+    if free < needed_bytes + DISK_RESERVE_BYTES:
+        raise SettingsError(
+            f"not enough free space in {str(out_dir)!r}: the flats need "
+            f"{(needed_bytes + DISK_RESERVE_BYTES) / 1e9:.2f} GB, {free / 1e9:.2f} GB is "
+            "free; free some space or choose another folder"
+        )
+
+
+class _FramePool:
+    """Frame buffers reused between exposures (no new 120 MB array per frame)."""
+
+    def __init__(self, shape: tuple[int, int], size: int) -> None:
+        self._free: queue.Queue[Frame] = queue.Queue()
+        for _ in range(size):
+            self._free.put(np.empty(shape, dtype=np.uint16))
+
+    def acquire(self, cancel: threading.Event) -> Frame:
+        while True:
+            try:
+                return self._free.get(timeout=0.1)
+            except queue.Empty:
+                if cancel.is_set():
+                    raise _Cancelled from None
+
+    def release(self, frame: Frame) -> None:
+        self._free.put(frame)
+
+
+class FlatSession:
+    """One run; iterate :meth:`events` (once) to drive it."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        settings: FlatSettings,
+        *,
+        cancel: threading.Event | None = None,
+        writer_queue: int = 2,
+    ) -> None:
+        self.camera = camera
+        self.settings = settings
+        self.cancel = cancel if cancel is not None else threading.Event()
+        self._writer_queue = writer_queue
+        self._record: SessionRecord | None = None
+        self._writer: FitsWriter | None = None
+        self._files: list[Path] = []
+        self._exposure_s: float | None = None
+        self._started = time.monotonic()
+        self._write_failed = False
+
+    def events(self) -> Iterator[Event]:
+        """Run the session, yielding events; the last is always SessionFinished."""
+        reason = FinishReason.FAILED
+        message: str | None = None
+        try:
+            yield from self._run()
+            reason = FinishReason.COMPLETED
+        except (_Cancelled, ExposureAbortedError):
+            reason, message = FinishReason.CANCELLED, "cancelled"
+        except GeneratorExit:
+            self._finish(FinishReason.CANCELLED, "cancelled")
+            raise
+        except (SessionFailure, SettingsError, CameraError, OSError) as error:
+            message = _one_line(error)
+            yield SessionError(message)
+        except Exception as error:  # last resort: report, never hang or vanish
+            message = f"internal error: {type(error).__name__}: {_one_line(error)}"
+            yield SessionError(message)
+        try:
+            yield from self._drain_writes(block=True)
+        except OSError as error:
+            reason, message = FinishReason.FAILED, _one_line(error)
+            yield SessionError(message)
+        if reason is FinishReason.COMPLETED and len(self._files) < self.settings.count:
+            reason = FinishReason.FAILED
+            message = message or "some flats could not be written"
+        self._finish(reason, message)
+        yield SessionFinished(
+            reason=reason,
+            message=None if reason is FinishReason.COMPLETED else message,
+            exposure_s=self._exposure_s,
+            files=tuple(self._files),
+            session_file=self._record.path if self._record else None,
+        )
+
+    # -- the run -------------------------------------------------------------------
+    def _run(self) -> Iterator[Event]:
+        cam, settings = self.camera, self.settings
+        info = cam.info
+        scale = AduScale(info.bit_depth)
+        plan = plan_session(cam, settings)
+        check_output_folder(settings.out_dir, settings.count * plan.frame_bytes)
+        self._check_cancel()
+        cam.set_gain(plan.gain)
+        cam.set_offset(plan.offset)
+        cam.set_binning(plan.binning)
+        self._record = SessionRecord(
+            settings.out_dir / SESSION_FILE,
+            camera=info.name,
+            gain=plan.gain,
+            offset=plan.offset,
+            bit_depth=info.bit_depth,
+            target_native=plan.target_native,
+            target_16bit=scale.to_16bit(plan.target_native),
+            extra={
+                "model": info.model,
+                "binning": plan.binning,
+                "filter": settings.filter_name,
+                "count": settings.count,
+                "tolerance_native": round(plan.tolerance_native, 3),
+                "started_utc": utc_now().isoformat(),
+            },
+        )
+        self._record.save()
+        yield SessionStarted(info, settings.out_dir, settings.count, plan.gain, plan.offset,
+                             plan.binning, plan.target_native,
+                             scale.to_16bit(plan.target_native), plan.tolerance_native)
+        pool = _FramePool(cam.frame_shape, self._writer_queue + 2)
+        record = self._record
+
+        def written(job: WriteJob, path: Path) -> None:
+            record.add_flat(path.name, job.exposure_s, job.mean_native, job.mean_16bit)
+
+        self._writer = FitsWriter(settings.out_dir, max_pending=self._writer_queue,
+                                  on_written=written, release=pool.release)
+        stamp = session_stamp(utc_now())
+        e_per_adu = (info.e_per_adu / 10 ** (plan.gain / 200)) if info.e_per_adu else None
+        solver = ExposureSolver(SolverConfig(
+            target_native=plan.target_native,
+            tolerance_native=plan.tolerance_native,
+            full_scale_native=scale.full_scale_native,
+            min_exposure_s=plan.min_exposure_s,
+            max_exposure_s=plan.max_exposure_s,
+            first_exposure_s=settings.first_exposure_s,
+            bias_hint_native=settings.bias_hint_native,
+            max_frames=settings.max_test_frames,
+        ))
+
+        # -- find the exposure -------------------------------------------------------
+        exposure_s = cam.clamp_exposure(solver.first_exposure())
+        test_index = 0
+        while True:
+            self._check_cancel()
+            yield Progress(Phase.FINDING_EXPOSURE, test_index, settings.max_test_frames,
+                           self._elapsed(), None)
+            frame = pool.acquire(self.cancel)
+            try:
+                start_utc = utc_now()
+                frame = cam.capture(exposure_s, cancel=self.cancel, out=frame)
+                stats = frame_stats(frame, scale, info.bayer_pattern)
+                shot = (shot_noise_signal_native(frame, scale, e_per_adu, info.bayer_pattern)
+                        if e_per_adu else None)
+            except BaseException:
+                pool.release(frame)
+                raise
+            step = solver.observe(exposure_s, stats.mean_native, stats.clipped_fraction,
+                                  shot)
+            if step.verdict is Verdict.ACCEPT:
+                break
+            test_index += 1
+            record.add_test_exposure(exposure_s, stats.mean_native, stats.mean_16bit)
+            event = self._test_event(
+                test_index, exposure_s, frame, stats,
+                step.exposure_s if step.verdict is Verdict.NEXT else None,
+                step.reason, solver.fit())
+            pool.release(frame)
+            yield event
+            if step.verdict is not Verdict.NEXT:
+                raise SessionFailure(step.reason)
+            exposure_s = cam.clamp_exposure(step.exposure_s)
+
+        self._exposure_s = exposure_s
+        record.update(exposure_s=exposure_s)
+        fit = solver.fit()
+        bias = fit.bias_native if fit is not None else None
+        yield ExposureSolved(exposure_s, stats.mean_native, stats.mean_16bit, test_index,
+                             bias)
+
+        # -- capture the flats -------------------------------------------------------
+        captured = 0
+        rejected_in_a_row = 0
+        flat_wall_s: list[float] = []
+        while True:
+            captured += 1
+            yield FlatCaptured(captured, settings.count, exposure_s, stats,
+                               histogram(frame, info.bayer_pattern),
+                               preview(frame, info.bayer_pattern))
+            self._submit(frame, stats, captured, exposure_s, plan, stamp, start_utc)
+            yield from self._drain_writes(block=False)
+            if captured >= settings.count:
+                break
+            while True:
+                self._check_cancel()
+                remaining = (settings.count - captured) * (
+                    sum(flat_wall_s) / len(flat_wall_s) if flat_wall_s
+                    else exposure_s + cam.readout_s)
+                yield Progress(Phase.CAPTURING, captured, settings.count, self._elapsed(),
+                               remaining)
+                frame = pool.acquire(self.cancel)
+                began = time.monotonic()
+                try:
+                    start_utc = utc_now()
+                    frame = cam.capture(exposure_s, cancel=self.cancel, out=frame)
+                    stats = frame_stats(frame, scale, info.bayer_pattern)
+                except BaseException:
+                    pool.release(frame)
+                    raise
+                flat_wall_s.append(time.monotonic() - began)
+                off_by = stats.mean_native - plan.target_native
+                saturated = stats.clipped_fraction > 0.001
+                if abs(off_by) <= plan.tolerance_native and not saturated:
+                    rejected_in_a_row = 0
+                    break
+                pool.release(frame)
+                rejected_in_a_row += 1
+                record.add_test_exposure(exposure_s, stats.mean_native, stats.mean_16bit,
+                                         rejected=True)
+                new_exposure = _resolve(exposure_s, stats, plan, bias)
+                why = (f"flat mean {stats.mean_native:.1f} ADU left the tolerance "
+                       f"(target {plan.target_native:.1f} ± {plan.tolerance_native:.1f}); "
+                       f"the light changed; exposure {exposure_s:.4g} s -> "
+                       f"{new_exposure:.4g} s")
+                yield FlatRejected(exposure_s, stats, why)
+                if rejected_in_a_row > settings.max_rejected_flats:
+                    raise SessionFailure(
+                        f"{rejected_in_a_row} flats in a row left the tolerance: the light "
+                        "is drifting too fast; steady the light source and try again"
+                    )
+                if not plan.min_exposure_s <= new_exposure <= plan.max_exposure_s:
+                    raise SessionFailure(
+                        "the light changed beyond what the exposure range can follow "
+                        f"({plan.min_exposure_s:g}..{plan.max_exposure_s:g} s); adjust the "
+                        "panel and start again"
+                    )
+                exposure_s = new_exposure
+                self._exposure_s = exposure_s
+                record.update(exposure_s=exposure_s)
+
+    # -- helpers -------------------------------------------------------------------
+    def _test_event(self, index: int, exposure_s: float, frame: Frame, stats: FrameStats,
+                    next_s: float | None, reason: str, fit: LinearFit | None) -> TestFrame:
+        bayer = self.camera.info.bayer_pattern
+        return TestFrame(index, exposure_s, stats, histogram(frame, bayer),
+                         preview(frame, bayer), next_s, reason,
+                         fit.bias_native if fit else None,
+                         fit.rate_native_per_s if fit else None)
+
+    def _submit(self, frame: Frame, stats: FrameStats, index: int, exposure_s: float,
+                plan: SessionPlan, stamp: str, start_utc: object) -> None:
+        assert self._writer is not None
+        temperature: float | None
+        try:
+            temperature = self.camera.temperature_c()
+        except CameraError:
+            temperature = None
+        cooler_on, set_point = self.camera.cooler_state()
+        meta = FlatMeta(
+            exposure_s=exposure_s,
+            gain=plan.gain,
+            offset=plan.offset,
+            binning=plan.binning,
+            filter_name=self.settings.filter_name,
+            date_obs=start_utc,  # type: ignore[arg-type]
+            ccd_temp_c=temperature,
+            set_temp_c=set_point if cooler_on else None,
+            mean_native=stats.mean_native,
+        )
+        header = flat_header(self.camera.info, meta)
+        name = flat_filename(stamp, index, meta)
+        self._writer.submit(WriteJob(index, name, frame, header, exposure_s,
+                                     stats.mean_native, stats.mean_16bit))
+
+    def _drain_writes(self, *, block: bool) -> Iterator[Event]:
+        writer = self._writer
+        if writer is None:
+            return
+        if block:
+            writer.close()
+        while True:
+            try:
+                result = writer.results.get_nowait()
+            except queue.Empty:
+                return
+            if result.error is not None or result.path is None:
+                if self._write_failed:
+                    continue  # the first failure was already reported
+                self._write_failed = True
+                raise OSError(
+                    f"could not write {result.job.name} ({_one_line(result.error)}); "
+                    "check the disk and the output folder"
+                )
+            self._files.append(result.path)
+            yield FlatSaved(result.job.index, self.settings.count, result.path,
+                            result.job.exposure_s, result.job.mean_native,
+                            result.job.mean_16bit)
+
+    def _finish(self, reason: FinishReason, message: str | None) -> None:
+        try:
+            self.camera.abort_exposure()
+        except CameraError:
+            pass
+        if self._writer is not None:
+            self._writer.close()
+        if self._record is not None:
+            try:
+                self._record.update(
+                    status=reason.value,
+                    error=None if reason is FinishReason.COMPLETED else message,
+                    finished_utc=utc_now().isoformat(),
+                )
+            except OSError:
+                pass
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise _Cancelled
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+
+def _resolve(exposure_s: float, stats: FrameStats, plan: SessionPlan,
+             bias: float | None) -> float:
+    """One proportional step back onto the target after the light drifted."""
+    base = bias if bias is not None and bias < stats.mean_native else 0.0
+    signal = stats.mean_native - base
+    if stats.clipped_fraction > 0.001 or signal <= 0:
+        return exposure_s / 2
+    return exposure_s * (plan.target_native - base) / signal
+
+
+def _one_line(error: BaseException | None) -> str:
+    text = str(error) if error is not None else "unknown error"
+    if isinstance(error, OSError) and error.strerror and not text.strip():
+        text = error.strerror
+    return " ".join(text.split()) or type(error).__name__
+
+
+def run_flat_session(camera: Camera, settings: FlatSettings,
+                     cancel: threading.Event | None = None) -> Iterator[Event]:
+    """Convenience: the events of a new :class:`FlatSession`."""
+    return FlatSession(camera, settings, cancel=cancel).events()
+
+

@@ -1,0 +1,156 @@
+"""Frame statistics without full-frame float copies.
+
+Sums run in exact uint64 arithmetic on strided views; the clipped count makes one
+boolean pass; the histogram works on a subsample. Frames are RAW16, MSB-aligned.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from app.adu import AduScale
+
+Frame = npt.NDArray[np.uint16]
+HISTOGRAM_BINS = 256
+#: a pile-up of this share of pixels at the very top marks full-well saturation
+PILE_UP_FRACTION = 0.002
+
+
+@dataclass(frozen=True, slots=True)
+class FrameStats:
+    """What the solver and the user need to know about one frame."""
+
+    mean_16bit: float
+    mean_native: float
+    channel_means_native: Mapping[str, float]
+    clipped_fraction: float
+    clip_level_native: float
+
+    @property
+    def brightest_channel_native(self) -> float:
+        """The highest per-channel mean (the whole-frame mean for mono)."""
+        if not self.channel_means_native:
+            return self.mean_native
+        return max(self.channel_means_native.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    """Pixel counts per channel over 16-bit bins (a subsample, for display)."""
+
+    bin_edges_16bit: npt.NDArray[np.float64]
+    counts: Mapping[str, npt.NDArray[np.int64]]
+
+
+def _planes(frame: Frame, bayer: str | None, step: int = 1) -> list[tuple[str, Frame]]:
+    """(channel, view) pairs: the four CFA planes, or the whole mono frame."""
+    if bayer is None:
+        return [("L", frame[::step, ::step])]
+    stride = 2 * step
+    return [
+        (bayer[2 * dy + dx], frame[dy::stride, dx::stride]) for dy in (0, 1) for dx in (0, 1)
+    ]
+
+
+def frame_stats(frame: Frame, scale: AduScale, bayer: str | None = None) -> FrameStats:
+    """Whole-frame mean (both scales), per-channel means, clipped share."""
+    if frame.dtype != np.uint16 or frame.ndim != 2 or frame.size == 0:
+        raise ValueError(f"expected a 2-D uint16 frame, got {frame.dtype} {frame.shape}")
+    total = 0
+    channel_sums: dict[str, int] = {}
+    channel_counts: dict[str, int] = {}
+    for channel, plane in _planes(frame, bayer):
+        plane_sum = int(plane.sum(dtype=np.uint64))
+        total += plane_sum
+        channel_sums[channel] = channel_sums.get(channel, 0) + plane_sum
+        channel_counts[channel] = channel_counts.get(channel, 0) + plane.size
+    mean_16bit = total / frame.size
+    channel_means = (
+        {
+            ch: scale.to_native(channel_sums[ch] / channel_counts[ch])
+            for ch in sorted(channel_sums, key="RGB".index)
+        }
+        if bayer is not None
+        else {}
+    )
+    clip_raw = clip_threshold_raw(frame, scale)
+    clipped = int(np.count_nonzero(frame >= clip_raw)) / frame.size
+    return FrameStats(
+        mean_16bit=mean_16bit,
+        mean_native=scale.to_native(mean_16bit),
+        channel_means_native=channel_means,
+        clipped_fraction=clipped,
+        clip_level_native=scale.to_native(clip_raw),
+    )
+
+
+def clip_threshold_raw(frame: Frame, scale: AduScale) -> int:
+    """The RAW16 value from which pixels count as clipped.
+
+    The ADC's top native code, or lower when the full well saturates first: then
+    many pixels pile up just under the frame's maximum (Ekos stalls on this case).
+    """
+    adc_clip = scale.max_raw16 - scale.factor  # native full scale - 1
+    sample = frame[::3, ::3]
+    top = int(sample.max())
+    if top >= adc_clip:
+        return adc_clip
+    if top < 0.3 * scale.max_raw16:
+        return adc_clip  # too dark to be saturated
+    window = max(int(0.005 * scale.max_raw16), 4 * scale.factor)
+    near_top = int(np.count_nonzero(sample >= top - window))
+    if near_top >= PILE_UP_FRACTION * sample.size:
+        return max(top - window, 1)
+    return adc_clip
+
+
+def histogram(frame: Frame, bayer: str | None = None, step: int = 2) -> Histogram:
+    """Per-channel counts in 256 bins over 0..65535 from a strided subsample."""
+    shift = 16 - int(math.log2(HISTOGRAM_BINS))
+    counts: dict[str, npt.NDArray[np.int64]] = {}
+    for channel, plane in _planes(frame, bayer, step):
+        binned = np.bincount((plane >> shift).ravel(), minlength=HISTOGRAM_BINS)
+        counts[channel] = counts[channel] + binned if channel in counts else binned
+    edges = np.linspace(0, 65536, HISTOGRAM_BINS + 1)
+    return Histogram(bin_edges_16bit=edges, counts=counts)
+
+
+def preview(frame: Frame, bayer: str | None = None, max_side: int = 1024) -> Frame:
+    """A small copy for display: every k-th pixel, on one green plane for colour."""
+    step = max(1, math.ceil(max(frame.shape) / max_side))
+    if bayer is None:
+        return frame[::step, ::step].copy()
+    step += step % 2  # stay on one CFA colour
+    green = bayer.index("G")
+    return frame[green // 2 :: step, green % 2 :: step].copy()
+
+
+def shot_noise_signal_native(
+    frame: Frame, scale: AduScale, e_per_adu_native: float, bayer: str | None = None,
+    row_step: int = 8,
+) -> float:
+    """The mean signal (native ADU above bias) implied by the frame's shot noise.
+
+    Photon transfer on one frame: same-colour neighbours along a row see the same
+    light, so half the variance of their difference is the per-pixel noise,
+    sigma^2 = signal / (e-/ADU) + read noise^2. Hence signal ~= e-/ADU x sigma^2,
+    independent of the bias. A robust spread (interquartile range) ignores hot
+    pixels and dust edges. Read noise and pixel-response non-uniformity inflate
+    the estimate slightly; the solver trusts it only where they are small.
+    Works on every ``row_step``-th row: no full-frame copy.
+    """
+    dx = 2 if bayer is not None else 1
+    rows = frame[::row_step]
+    diff = (rows[:, dx:] >> scale.shift).astype(np.int32)
+    diff -= rows[:, :-dx] >> scale.shift
+    q1, q3 = np.percentile(diff, [25, 75])
+    sigma_diff = (q3 - q1) / 1.3489795
+    if sigma_diff == 0:
+        # Quantised to one code: fall back to the plain variance.
+        sigma_diff = float(np.std(diff))
+    return float(e_per_adu_native * sigma_diff**2 / 2)
