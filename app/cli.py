@@ -30,7 +30,7 @@ from app.events import (
     SessionStarted,
     TestFrame,
 )
-from app.session import FlatSession
+from app.session import FlatSession, check_output_folder, plan_session
 from app.settings import FlatSettings, SettingsError
 from drivers.errors import CameraError
 from drivers.registry import list_cameras, open_camera
@@ -52,7 +52,8 @@ def _positive_int(name: str):  # type: ignore[no-untyped-def]
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a whole number, got {text!r}") from None
         return value
     return parse
 
@@ -62,7 +63,7 @@ def _float(name: str):  # type: ignore[no-untyped-def]
         try:
             value = float(text.rstrip("%s").strip()) if text.strip() else math.nan
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}")
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{name} must be a finite number, got {text!r}")
         return value
@@ -142,11 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "gui":
             from app.gui.app import run_gui  # Qt only when the window is wanted
 
-            return run_gui(args)
+            return int(run_gui(args))
         if args.command == "doctor":
             from app.doctor import run_doctor
 
-            return run_doctor(args)
+            return int(run_doctor(args))
         build_parser().print_help(sys.stderr)
         return EXIT_USAGE
     except UsageError as error:
@@ -229,6 +230,9 @@ def _flats(args: argparse.Namespace) -> int:
     finished: SessionFinished | None = None
     try:
         with camera:
+            # Bad input is refused before the first exposure, with exit code 2.
+            plan = plan_session(camera, settings)
+            check_output_folder(settings.out_dir, settings.count * plan.frame_bytes)
             session = FlatSession(camera, settings, cancel=cancel)
             for event in session.events():
                 if not args.quiet:

@@ -46,6 +46,8 @@ class SessionStarted:
 class TestFrame:
     """A frame taken to find (or re-find) the exposure; not saved as a flat."""
 
+    __test__ = False  # not a pytest test class despite the name
+
     index: int
     exposure_s: float
     stats: FrameStats

@@ -12,10 +12,9 @@ from typing import BinaryIO
 import numpy as np
 from astropy.io import fits
 
+from app.atomic import write_new
 from app.stats import Frame
 from drivers.base import CameraInfo
-
-from app.atomic import write_new
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

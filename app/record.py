@@ -49,7 +49,8 @@ class SessionRecord:
     def snapshot(self) -> dict[str, Any]:
         """A deep copy of the current record."""
         with self._lock:
-            return json.loads(json.dumps(self._data))
+            copy: dict[str, Any] = json.loads(json.dumps(self._data))
+            return copy
 
     def update(self, **fields: Any) -> None:
         """Set top-level fields and save."""

@@ -27,7 +27,6 @@ from app.events import (
     FlatCaptured,
     FlatRejected,
     FlatSaved,
-    Notice,
     Phase,
     Progress,
     SessionError,

@@ -7,6 +7,7 @@ import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 from drivers.base import Camera, CameraEntry
 from drivers.errors import CameraError, InvalidValueError
@@ -71,7 +72,7 @@ def open_camera(
     raise InvalidValueError(f"no camera {camera_id!r}; use one of: {known}")
 
 
-def _zwo_module():  # type: ignore[no-untyped-def]
+def _zwo_module() -> ModuleType | None:
     """The ZWO driver module, or None while it is not part of this build."""
     try:
         return importlib.import_module("drivers.zwo")

@@ -539,7 +539,8 @@ def _fixed_pattern(cfg: SimConfig, height: int, width: int) -> FloatArray:
     x = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :]
     aspect = height / width
     r2 = (x * x + (y * aspect) ** 2) / np.float32(1 + aspect**2)
-    pattern = np.float32(1.0) - np.float32(cfg.vignetting) * r2
+    pattern: FloatArray = (np.float32(1.0) - np.float32(cfg.vignetting) * r2).astype(
+        np.float32, copy=False)
     if cfg.prnu:
         prnu = rng.standard_normal((height, width), dtype=np.float32)
         prnu *= np.float32(cfg.prnu)

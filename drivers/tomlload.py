@@ -24,7 +24,9 @@ def load_toml(path: Path, what: str) -> dict[str, Any]:
     except IsADirectoryError:
         raise InvalidValueError(f"{what}: {str(path)!r} is a folder; name a .toml file") from None
     except PermissionError:
-        raise InvalidValueError(f"{what}: cannot read {str(path)!r}; check its permissions") from None
+        raise InvalidValueError(
+            f"{what}: cannot read {str(path)!r}; check its permissions"
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise InvalidValueError(f"{what}: {str(path)!r} is not valid TOML ({error})") from None
     except UnicodeDecodeError:
