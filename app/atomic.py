@@ -50,11 +50,18 @@ def write_replace(path: Path, write: Callable[[BinaryIO], None]) -> None:
     _fsync_dir(path.parent)
 
 
-def write_new(path: Path, write: Callable[[BinaryIO], None], max_tries: int = 1000) -> Path:
+def write_new(
+    path: Path,
+    write: Callable[[BinaryIO], None],
+    max_tries: int = 1000,
+    on_published: Callable[[Path], None] | None = None,
+) -> Path:
     """Write a new file atomically, never overwriting: ``name_1.ext``... on collision.
 
     Returns the path written. A hard link publishes the complete file under its
     final name only if that name is free, so a file already there is never touched.
+    ``on_published`` runs right after publication (before any clean-up), so a record
+    of the file lags its appearance as little as possible.
     """
     temp = _write_temp(path, write)
     try:
@@ -69,9 +76,8 @@ def write_new(path: Path, write: Callable[[BinaryIO], None], max_tries: int = 10
                 if candidate.exists():
                     continue
                 os.rename(temp, candidate)
-                _fsync_dir(path.parent)
-                return candidate
-            temp.unlink()
+            if on_published is not None:
+                on_published(candidate)
             _fsync_dir(path.parent)
             return candidate
         raise FileExistsError(f"no free file name near {path.name}")

@@ -30,6 +30,7 @@ from app.events import (
     SessionStarted,
     TestFrame,
 )
+from app.resume import load_resume, settings_from_record
 from app.session import FlatSession, check_output_folder, plan_session
 from app.settings import FlatSettings, SettingsError
 from drivers.errors import CameraError
@@ -80,9 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     flats.add_argument("--camera", default=None,
                        help="camera id from 'autoflats cameras' (sim = simulator); "
                        "default: the only connected camera")
-    flats.add_argument("--count", type=_positive_int("count"), required=True,
-                       help="number of flats to capture")
-    flats.add_argument("--out", type=Path, required=True, help="output folder")
+    flats.add_argument("--count", type=_positive_int("count"), default=None,
+                       help="number of flats to capture (required)")
+    flats.add_argument("--out", type=Path, default=None, help="output folder (required)")
+    flats.add_argument("--resume", type=Path, default=None, metavar="DIR",
+                       help="continue an interrupted session in DIR to its N flats, with "
+                       "the same gain, offset and exposure (the level is re-verified first)")
     flats.add_argument("--sim-config", type=Path, default=None,
                        help="simulator parameters (TOML)")
     flats.add_argument("--target", default="50%",
@@ -222,7 +226,18 @@ def _choose_camera(args: argparse.Namespace) -> str:
 
 
 def _flats(args: argparse.Namespace) -> int:
-    settings = _settings_from_args(args)
+    resume = None
+    if args.resume is not None:
+        resume = load_resume(args.resume)
+        settings = settings_from_record(resume, args.resume, args.count)
+        recorded_id = resume.record.get("camera_id")
+        if args.camera is None and isinstance(recorded_id, str):
+            args.camera = recorded_id
+    else:
+        for option in ("count", "out"):
+            if getattr(args, option) is None:
+                raise UsageError(f"the following arguments are required: --{option}")
+        settings = _settings_from_args(args)
     camera_id = _choose_camera(args)
     camera = open_camera(camera_id, sim_config_path=args.sim_config)
     cancel = threading.Event()
@@ -232,8 +247,11 @@ def _flats(args: argparse.Namespace) -> int:
         with camera:
             # Bad input is refused before the first exposure, with exit code 2.
             plan = plan_session(camera, settings)
-            check_output_folder(settings.out_dir, settings.count * plan.frame_bytes)
-            session = FlatSession(camera, settings, cancel=cancel)
+            done = len(resume.flats) if resume else 0
+            check_output_folder(settings.out_dir,
+                                max(settings.count - done, 0) * plan.frame_bytes)
+            session = FlatSession(camera, settings, cancel=cancel, resume=resume,
+                                  camera_id=camera_id)
             for event in session.events():
                 if not args.quiet:
                     _print_event(event, AduScale(camera.info.bit_depth))

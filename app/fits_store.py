@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -111,14 +112,20 @@ def fits_bytes(frame: Frame, header: fits.Header) -> bytes:
     return buffer.getvalue()
 
 
-def write_flat(folder: Path, name: str, frame: Frame, header: fits.Header) -> Path:
+def write_flat(
+    folder: Path,
+    name: str,
+    frame: Frame,
+    header: fits.Header,
+    on_published: Callable[[Path], None] | None = None,
+) -> Path:
     """Write one flat atomically under a free name in ``folder``; returns its path."""
     hdu = fits.PrimaryHDU(data=frame, header=header)
 
     def write(handle: BinaryIO) -> None:
         hdu.writeto(handle)
 
-    return write_new(folder / name, write)
+    return write_new(folder / name, write, on_published=on_published)
 
 
 def utc_now() -> datetime:

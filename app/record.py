@@ -27,6 +27,7 @@ class SessionRecord:
         target_native: float,
         target_16bit: float,
         extra: dict[str, Any] | None = None,
+        previous: dict[str, Any] | None = None,
     ) -> None:
         self.path = path
         self._lock = threading.Lock()
@@ -43,6 +44,10 @@ class SessionRecord:
             "exposure_s": None,
             "flats": [],
         }
+        if previous:  # a resumed session keeps what the earlier run recorded
+            self._data["test_exposures"] = list(previous.get("test_exposures", []))
+            self._data["flats"] = list(previous.get("flats", []))
+            self._data["exposure_s"] = previous.get("exposure_s")
         if extra:
             self._data.update(extra)
 

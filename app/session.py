@@ -9,12 +9,14 @@ checked at every step and reaches the camera, aborting the exposure.
 
 from __future__ import annotations
 
+import json
+import os
 import queue
 import shutil
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,7 @@ from app.events import (
     FlatCaptured,
     FlatRejected,
     FlatSaved,
+    Notice,
     Phase,
     Progress,
     SessionError,
@@ -35,10 +38,19 @@ from app.events import (
     TestFrame,
 )
 from app.fits_store import FlatMeta, flat_filename, flat_header, session_stamp, utc_now
+from app.flicker import BANDING_LIMIT, min_flicker_safe_exposure_s, row_banding
 from app.record import SESSION_FILE, SessionRecord
+from app.resume import ResumeState
 from app.settings import FlatSettings, SettingsError
 from app.solver import ExposureSolver, LinearFit, SolverConfig, Verdict
-from app.stats import Frame, FrameStats, frame_stats, histogram, preview, shot_noise_signal_native
+from app.stats import (
+    Frame,
+    FrameStats,
+    frame_stats,
+    histogram,
+    preview,
+    shot_noise_signal_native,
+)
 from app.writer import FitsWriter, WriteJob
 from drivers.base import Camera, binned_shape
 from drivers.errors import CameraError, ExposureAbortedError
@@ -169,6 +181,8 @@ class FlatSession:
         *,
         cancel: threading.Event | None = None,
         writer_queue: int = 2,
+        resume: ResumeState | None = None,
+        camera_id: str | None = None,
     ) -> None:
         self.camera = camera
         self.settings = settings
@@ -180,6 +194,9 @@ class FlatSession:
         self._exposure_s: float | None = None
         self._started = time.monotonic()
         self._write_failed = False
+        self._resume = resume
+        self._flicker_reported = False
+        self._camera_id = camera_id
 
     def events(self) -> Iterator[Event]:
         """Run the session, yielding events; the last is always SessionFinished."""
@@ -222,8 +239,13 @@ class FlatSession:
         info = cam.info
         scale = AduScale(info.bit_depth)
         plan = plan_session(cam, settings)
-        check_output_folder(settings.out_dir, settings.count * plan.frame_bytes)
+        done_before = list(self._resume.flats) if self._resume else []
+        to_capture = settings.count - len(done_before)
+        check_output_folder(settings.out_dir, max(to_capture, 0) * plan.frame_bytes)
+        self._files = [settings.out_dir / str(f["file"]) for f in done_before]
         self._check_cancel()
+        if self._resume is None:
+            _archive_previous_record(settings.out_dir / SESSION_FILE)
         cam.set_gain(plan.gain)
         cam.set_offset(plan.offset)
         cam.set_binning(plan.binning)
@@ -236,15 +258,26 @@ class FlatSession:
             target_native=plan.target_native,
             target_16bit=scale.to_16bit(plan.target_native),
             extra={
+                "camera_id": self._camera_id,
                 "model": info.model,
                 "binning": plan.binning,
                 "filter": settings.filter_name,
                 "count": settings.count,
+                "target": f"{settings.target.value:g}{'%' if settings.target.is_percent else ''}",
+                "target_space": settings.target.space.value,
+                "tolerance_percent": settings.tolerance_percent,
                 "tolerance_native": round(plan.tolerance_native, 3),
+                "min_exposure_s": settings.min_exposure_s,
+                "max_exposure_s": settings.max_exposure_s,
                 "started_utc": utc_now().isoformat(),
+                "resumed": self._resume is not None,
             },
+            previous=(self._resume.record | {"flats": done_before}) if self._resume else None,
         )
         self._record.save()
+        if to_capture <= 0:
+            yield Notice(f"all {settings.count} flats are already there; nothing to do")
+            return
         yield SessionStarted(info, settings.out_dir, settings.count, plan.gain, plan.offset,
                              plan.binning, plan.target_native,
                              scale.to_16bit(plan.target_native), plan.tolerance_native)
@@ -286,6 +319,30 @@ class FlatSession:
             except BaseException:
                 pool.release(frame)
                 raise
+            flicker = self._check_flicker(
+                frame, exposure_s, stats.mean_native - shot if shot is not None else 0.0)
+            if flicker is not None:
+                notice, safe_s = flicker
+                yield notice
+                if exposure_s < safe_s:
+                    # Banded frames mislead the search: start again above the safe time.
+                    test_index += 1
+                    record.add_test_exposure(exposure_s, stats.mean_native, stats.mean_16bit)
+                    event = self._test_event(test_index, exposure_s, frame, stats, safe_s,
+                                             "flicker: restarting above the safe exposure",
+                                             None)
+                    pool.release(frame)
+                    yield event
+                    if safe_s > plan.max_exposure_s:
+                        raise SessionFailure(
+                            f"the light flickers and needs flats of at least {safe_s:g} s, "
+                            f"longer than the longest allowed {plan.max_exposure_s:g} s; "
+                            "use a steady light or allow longer flats"
+                        )
+                    solver = ExposureSolver(replace(solver.config, min_exposure_s=safe_s,
+                                                    first_exposure_s=safe_s))
+                    exposure_s = cam.clamp_exposure(solver.first_exposure())
+                    continue
             step = solver.observe(exposure_s, stats.mean_native, stats.clipped_fraction,
                                   shot)
             if step.verdict is Verdict.ACCEPT:
@@ -310,7 +367,7 @@ class FlatSession:
                              bias)
 
         # -- capture the flats -------------------------------------------------------
-        captured = 0
+        captured = len(done_before)
         rejected_in_a_row = 0
         flat_wall_s: list[float] = []
         while True:
@@ -335,9 +392,12 @@ class FlatSession:
                     start_utc = utc_now()
                     frame = cam.capture(exposure_s, cancel=self.cancel, out=frame)
                     stats = frame_stats(frame, scale, info.bayer_pattern)
+                    flicker = self._check_flicker(frame, exposure_s, bias or 0.0)
                 except BaseException:
                     pool.release(frame)
                     raise
+                if flicker is not None:
+                    yield flicker[0]
                 flat_wall_s.append(time.monotonic() - began)
                 off_by = stats.mean_native - plan.target_native
                 saturated = stats.clipped_fraction > 0.001
@@ -444,12 +504,54 @@ class FlatSession:
             except OSError:
                 pass
 
+    def _check_flicker(self, frame: Frame, exposure_s: float,
+                       bias_native: float) -> tuple[Notice, float] | None:
+        """Report banding from a flickering light once, with a safe exposure."""
+        if self._flicker_reported:
+            return None
+        info = self.camera.info
+        banding = row_banding(frame, info.bayer_pattern, max(bias_native, 0.0),
+                              info.bit_depth)
+        if banding <= BANDING_LIMIT:
+            return None
+        self._flicker_reported = True
+        safe_s = min_flicker_safe_exposure_s(exposure_s, banding)
+        if self._record is not None:
+            self._record.update(flicker={"banding": round(banding, 4),
+                                         "at_exposure_s": exposure_s,
+                                         "min_safe_exposure_s": safe_s})
+        return Notice(
+            f"the light flickers: rows show {banding:.1%} banding at {exposure_s:.4g} s; "
+            f"flats will be at least {safe_s:g} s (dim the panel if that is too bright)"
+        ), safe_s
+
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
             raise _Cancelled
 
     def _elapsed(self) -> float:
         return time.monotonic() - self._started
+
+
+def _archive_previous_record(path: Path) -> None:
+    """Keep an earlier session's record as session-<start>.json, never overwriting."""
+    if not path.exists():
+        return
+    try:
+        started = str(json.loads(path.read_text(encoding="utf-8")).get("started_utc", ""))
+    except (OSError, ValueError, AttributeError):
+        started = ""
+    stamp = "".join(ch for ch in started if ch.isdigit())[:14] or "previous"
+    for attempt in range(1000):
+        suffix = "" if attempt == 0 else f"_{attempt}"
+        target = path.with_name(f"session-{stamp}{suffix}.json")
+        try:
+            os.link(path, target)
+        except FileExistsError:
+            continue
+        path.unlink()
+        return
+    raise SessionFailure(f"cannot keep the earlier {path.name}; choose a new folder")
 
 
 def _resolve(exposure_s: float, stats: FrameStats, plan: SessionPlan,

@@ -19,6 +19,8 @@ Frame = npt.NDArray[np.uint16]
 HISTOGRAM_BINS = 256
 #: a pile-up of this share of pixels at the very top marks full-well saturation
 PILE_UP_FRACTION = 0.002
+#: differences the shot-noise estimate samples by default (rows are skipped to fit)
+SHOT_NOISE_SAMPLES = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,9 @@ def clip_threshold_raw(frame: Frame, scale: AduScale) -> int:
         return adc_clip  # too dark to be saturated
     window = max(int(0.005 * scale.max_raw16), 4 * scale.factor)
     near_top = int(np.count_nonzero(sample >= top - window))
-    if near_top >= PILE_UP_FRACTION * sample.size:
+    # A noise tail thins out towards its maximum; a saturation pile-up does not.
+    just_below = int(np.count_nonzero((sample >= top - 2 * window) & (sample < top - window)))
+    if near_top >= max(PILE_UP_FRACTION * sample.size, 20) and near_top > just_below:
         return max(top - window, 1)
     return adc_clip
 
@@ -132,7 +136,7 @@ def preview(frame: Frame, bayer: str | None = None, max_side: int = 1024) -> Fra
 
 def shot_noise_signal_native(
     frame: Frame, scale: AduScale, e_per_adu_native: float, bayer: str | None = None,
-    row_step: int = 8,
+    row_step: int | None = None,
 ) -> float:
     """The mean signal (native ADU above bias) implied by the frame's shot noise.
 
@@ -140,17 +144,48 @@ def shot_noise_signal_native(
     light, so half the variance of their difference is the per-pixel noise,
     sigma^2 = signal / (e-/ADU) + read noise^2. Hence signal ~= e-/ADU x sigma^2,
     independent of the bias. A robust spread (interquartile range) ignores hot
-    pixels and dust edges. Read noise and pixel-response non-uniformity inflate
-    the estimate slightly; the solver trusts it only where they are small.
-    Works on every ``row_step``-th row: no full-frame copy.
+    pixels and dust edges; its quartiles are interpolated inside the integer codes,
+    so a dim frame's few distinct differences do not quantise the estimate. Read
+    noise and pixel-response non-uniformity inflate the estimate slightly (the
+    solver bounds both). Works on every ``row_step``-th row (by default enough rows
+    for about a million differences): no full-frame copy.
     """
-    dx = 2 if bayer is not None else 1
-    rows = frame[::row_step]
-    diff = (rows[:, dx:] >> scale.shift).astype(np.int32)
-    diff -= rows[:, :-dx] >> scale.shift
-    q1, q3 = np.percentile(diff, [25, 75])
-    sigma_diff = (q3 - q1) / 1.3489795
-    if sigma_diff == 0:
-        # Quantised to one code: fall back to the plain variance.
-        sigma_diff = float(np.std(diff))
-    return float(e_per_adu_native * sigma_diff**2 / 2)
+    height, width = frame.shape
+    if row_step is None:
+        row_step = max(1, (height * width) // SHOT_NOISE_SAMPLES)
+    # Colour: each CFA plane on its own (their noise differs; a pooled robust spread
+    # of the mixture would understate the mean variance).
+    if bayer is None:
+        planes = [frame[::row_step]]
+    else:
+        planes = [frame[dy :: 2 * row_step, dx::2] for dy in (0, 1) for dx in (0, 1)]
+    variances = []
+    for rows in planes:
+        diff = (rows[:, 1:] >> scale.shift).astype(np.int32)
+        diff -= rows[:, :-1] >> scale.shift
+        q1, q3 = _integer_quantiles(diff, (0.25, 0.75))
+        sigma_diff = (q3 - q1) / 1.3489795
+        if sigma_diff <= 0:
+            sigma_diff = float(np.std(diff))
+        variances.append(sigma_diff**2 / 2)
+    return float(e_per_adu_native * sum(variances) / len(variances))
+
+
+def _integer_quantiles(
+    values: npt.NDArray[np.int32], probabilities: tuple[float, ...]
+) -> list[float]:
+    """Quantiles of integer data read as a continuous law (each code spans +-0.5)."""
+    flat = values.ravel()
+    low = int(flat.min())
+    counts = np.bincount(flat - low)
+    cumulative = np.cumsum(counts)
+    total = int(cumulative[-1])
+    result = []
+    for p in probabilities:
+        rank = p * total
+        index = int(np.searchsorted(cumulative, rank, side="left"))
+        before = int(cumulative[index - 1]) if index else 0
+        inside = int(counts[index])
+        fraction = (rank - before) / inside if inside else 0.5
+        result.append(low + index - 0.5 + fraction)
+    return result

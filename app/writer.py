@@ -79,6 +79,17 @@ class FitsWriter:
             self._jobs.put(None)
             self._thread.join()
 
+    def _publisher(self, job: WriteJob) -> Callable[[Path], None] | None:
+        """The callback that records ``job``'s file the moment it is published."""
+        on_written = self._on_written
+        if on_written is None:
+            return None
+
+        def published(path: Path) -> None:
+            on_written(job, path)
+
+        return published
+
     def _run(self) -> None:
         while True:
             job = self._jobs.get()
@@ -87,9 +98,8 @@ class FitsWriter:
             try:
                 if self._failed.is_set():
                     raise OSError("not written: an earlier write failed")
-                path = write_flat(self.folder, job.name, job.frame, job.header)
-                if self._on_written is not None:
-                    self._on_written(job, path)
+                path = write_flat(self.folder, job.name, job.frame, job.header,
+                                  on_published=self._publisher(job))
             except Exception as error:  # reported to the session, never lost
                 self.error = self.error or error
                 self._failed.set()

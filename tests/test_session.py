@@ -48,7 +48,7 @@ def test_writes_n_flats_on_target_and_a_true_record(tmp_path: Path, bayer: str |
     target = data["target_native"]
     assert target == pytest.approx(65535 / 2 / 4, abs=0.01)
     assert data["target_16bit"] == pytest.approx(target * 4)
-    tests = [e for e in events if isinstance(e, TestFrame)]
+    tests = [e for e in events if isinstance(e, TestFrame | FlatRejected)]
     assert len(data["test_exposures"]) == len(tests)
     for flat in data["flats"]:
         assert abs(flat["mean_native"] - target) <= 0.05 * target
