@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -9,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from astropy.io import fits
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.cli import main
 
@@ -127,3 +131,34 @@ def test_cameras_lists_the_simulator(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["cameras", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
     assert {"sim", "sim-color"} <= {c["id"] for c in listing["cameras"]}
+
+
+values = st.one_of(
+    st.integers(-10**12, 10**12).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(["", "abc", "50%", "-5%", "1e309", "0x10", "nan%", "ten", " 7 "]),
+)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(option=st.sampled_from(["--count", "--gain", "--offset", "--bin", "--tolerance",
+                               "--target", "--first-exposure", "--min-exposure",
+                               "--max-exposure", "--space"]),
+       value=values)
+def test_any_value_gives_an_answer_never_a_traceback(
+        tmp_path_factory: pytest.TempPathFactory, option: str, value: str) -> None:
+    root = tmp_path_factory.mktemp("fuzz")
+    toml = root / "sim.toml"
+    toml.write_text(SIM)
+    args = {"--camera": "sim", "--count": "1", "--out": str(root / "o"),
+            "--sim-config": str(toml), option: value}
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["flats", *[part for item in args.items() for part in item], "--quiet"])
+    err = stderr.getvalue().strip()
+    assert code in (0, 1, 2)
+    assert "Traceback" not in err
+    if code:
+        assert len(err.splitlines()) == 1, err
+        assert err.startswith("autoflats: error:")
