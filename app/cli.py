@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import signal
 import sys
@@ -136,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``autoflats`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if not logging.getLogger().handlers:
+        quiet = "--quiet" in args_list
+        logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING,
+                            format="autoflats: %(levelname)s: %(message)s")
     try:
         if not args_list:
             args_list = _default_command()
@@ -241,7 +246,9 @@ def _flats(args: argparse.Namespace) -> int:
     camera_id = _choose_camera(args)
     camera = open_camera(camera_id, sim_config_path=args.sim_config)
     cancel = threading.Event()
+    # Ctrl-C and SIGTERM cancel cleanly: the exposure is aborted, written flats kept.
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    previous_term = signal.signal(signal.SIGTERM, lambda *_: cancel.set())
     finished: SessionFinished | None = None
     try:
         with camera:
@@ -259,6 +266,7 @@ def _flats(args: argparse.Namespace) -> int:
                     finished = event
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
     assert finished is not None
     if args.json and finished.session_file is not None and finished.session_file.exists():
         sys.stdout.write(finished.session_file.read_text(encoding="utf-8"))

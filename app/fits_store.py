@@ -65,11 +65,9 @@ def flat_header(info: CameraInfo, meta: FlatMeta) -> fits.Header:
     header["YPIXSZ"] = (info.pixel_size_um * meta.binning, "[um] pixel size incl. binning")
     header["INSTRUME"] = (_header_text(info.model), "camera model")
     header["BITDEPTH"] = (info.bit_depth, "native ADC bits; data MSB-aligned in 16")
-    if info.e_per_adu is not None:
-        header["EGAIN"] = (
-            info.e_per_adu / 10 ** (meta.gain / 200),
-            "[e-/ADU] native ADU, from gain-0 value",
-        )
+    e_per_adu = info.e_per_adu_at(meta.gain)
+    if e_per_adu is not None:
+        header["EGAIN"] = (e_per_adu, "[e-/ADU] native ADU, from gain-0 value")
     if meta.filter_name:
         header["FILTER"] = (_header_text(meta.filter_name), "filter name")
     if meta.ccd_temp_c is not None:

@@ -290,7 +290,7 @@ class FlatSession:
         self._writer = FitsWriter(settings.out_dir, max_pending=self._writer_queue,
                                   on_written=written, release=pool.release)
         stamp = session_stamp(utc_now())
-        e_per_adu = (info.e_per_adu / 10 ** (plan.gain / 200)) if info.e_per_adu else None
+        e_per_adu = info.e_per_adu_at(plan.gain)
         solver = ExposureSolver(SolverConfig(
             target_native=plan.target_native,
             tolerance_native=plan.tolerance_native,

@@ -102,6 +102,15 @@ class CameraInfo:
         """Sensor size in millions of pixels."""
         return self.width * self.height / 1e6
 
+    def e_per_adu_at(self, gain: int) -> float | None:
+        """Native e-/ADU at ``gain``, from the gain-0 value (see :func:`e_per_adu_at_gain`)."""
+        return None if self.e_per_adu is None else e_per_adu_at_gain(self.e_per_adu, gain)
+
+
+def e_per_adu_at_gain(e_per_adu_gain0: float, gain: int) -> float:
+    """ZWO gain is in 0.1 dB: e-/ADU(gain) = e-/ADU(0) / 10^(gain/200)."""
+    return e_per_adu_gain0 / 10 ** (gain / 200)
+
 
 @dataclass(frozen=True, slots=True)
 class CameraEntry:

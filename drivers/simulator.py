@@ -33,6 +33,7 @@ from drivers.base import (
     ExposureStatus,
     Frame,
     binned_shape,
+    e_per_adu_at_gain,
 )
 from drivers.clock import Clock, SimulatedClock
 from drivers.errors import CameraDisconnectedError, CameraError, FrameError
@@ -168,7 +169,7 @@ class SimConfig:
 
     def e_per_adu_at(self, gain: int) -> float:
         """Native electrons per ADU at ``gain`` (ZWO gain is in 0.1 dB)."""
-        return self.e_per_adu / 10 ** (gain / 200)
+        return e_per_adu_at_gain(self.e_per_adu, gain)
 
 
 
