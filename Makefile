@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench sim-run reliability clean venv
+.PHONY: run test lint bench sim-run gui-stall reliability clean venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +16,17 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Until the desktop app lands: a simulated auto-flats run in the terminal.
+# Opens the Auto flats window (the simulator is always in the camera list).
 run: $(STAMP)
-	$(BIN)/autoflats flats --camera sim --count 10 --out flats-sim $(ARGS)
+	$(BIN)/autoflats gui $(ARGS)
 
 # A simulated auto-flats run in the terminal, into ./flats-sim.
 sim-run: $(STAMP)
 	$(BIN)/autoflats flats --camera sim --count 10 --out flats-sim
+
+# Worst GUI-thread stall while capturing 26 MP frames on the simulator.
+gui-stall: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m app.gui.stall_probe
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q

@@ -15,8 +15,9 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ from app.flicker import BANDING_LIMIT, min_flicker_safe_exposure_s, row_banding
 from app.record import SESSION_FILE, SessionRecord
 from app.resume import ResumeState
 from app.settings import FlatSettings, SettingsError
-from app.solver import ExposureSolver, LinearFit, SolverConfig, Verdict
+from app.solver import SATURATED_FRACTION, ExposureSolver, LinearFit, SolverConfig, Step, Verdict
 from app.stats import (
     Frame,
     FrameStats,
@@ -151,6 +152,36 @@ def check_output_folder(out_dir: Path, needed_bytes: int) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What the phases of one run share."""
+
+    plan: SessionPlan
+    scale: AduScale
+    pool: _FramePool
+    record: SessionRecord
+    stamp: str
+    done_before: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Shot:
+    """One frame in a pooled buffer, with when and how it was taken."""
+
+    frame: Frame
+    stats: FrameStats
+    exposure_s: float
+    start_utc: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """The accepted test frame (flat 1) and the bias the solver measured."""
+
+    shot: _Shot
+    bias_native: float | None
+
+
 class _FramePool:
     """Frame buffers reused between exposures (no new 120 MB array per frame)."""
 
@@ -216,6 +247,9 @@ class FlatSession:
         except Exception as error:  # last resort: report, never hang or vanish
             message = f"internal error: {type(error).__name__}: {_one_line(error)}"
             yield SessionError(message)
+        if self._writer is not None:
+            yield Progress(Phase.WRITING, len(self._files), self.settings.count,
+                           self._elapsed(), None)
         try:
             yield from self._drain_writes(block=True)
         except OSError as error:
@@ -235,6 +269,14 @@ class FlatSession:
 
     # -- the run -------------------------------------------------------------------
     def _run(self) -> Iterator[Event]:
+        run = yield from self._prepare()
+        if run is None:
+            return
+        found = yield from self._find_exposure(run)
+        yield from self._capture_flats(run, found)
+
+    def _prepare(self) -> Generator[Event, None, _Run | None]:
+        """Check everything, set the camera up, open the record and the writer."""
         cam, settings = self.camera, self.settings
         info = cam.info
         scale = AduScale(info.bit_depth)
@@ -249,7 +291,8 @@ class FlatSession:
         cam.set_gain(plan.gain)
         cam.set_offset(plan.offset)
         cam.set_binning(plan.binning)
-        self._record = SessionRecord(
+        target = settings.target
+        record = self._record = SessionRecord(
             settings.out_dir / SESSION_FILE,
             camera=info.name,
             gain=plan.gain,
@@ -263,8 +306,8 @@ class FlatSession:
                 "binning": plan.binning,
                 "filter": settings.filter_name,
                 "count": settings.count,
-                "target": f"{settings.target.value:g}{'%' if settings.target.is_percent else ''}",
-                "target_space": settings.target.space.value,
+                "target": f"{target.value:g}{'%' if target.is_percent else ''}",
+                "target_space": target.space.value,
                 "tolerance_percent": settings.tolerance_percent,
                 "tolerance_native": round(plan.tolerance_native, 3),
                 "min_exposure_s": settings.min_exposure_s,
@@ -274,146 +317,144 @@ class FlatSession:
             },
             previous=(self._resume.record | {"flats": done_before}) if self._resume else None,
         )
-        self._record.save()
+        record.save()
         if to_capture <= 0:
             yield Notice(f"all {settings.count} flats are already there; nothing to do")
-            return
+            return None
         yield SessionStarted(info, settings.out_dir, settings.count, plan.gain, plan.offset,
                              plan.binning, plan.target_native,
                              scale.to_16bit(plan.target_native), plan.tolerance_native)
         pool = _FramePool(cam.frame_shape, self._writer_queue + 2)
-        record = self._record
 
         def written(job: WriteJob, path: Path) -> None:
             record.add_flat(path.name, job.exposure_s, job.mean_native, job.mean_16bit)
 
         self._writer = FitsWriter(settings.out_dir, max_pending=self._writer_queue,
                                   on_written=written, release=pool.release)
-        stamp = session_stamp(utc_now())
+        return _Run(plan, scale, pool, record, session_stamp(utc_now()), len(done_before))
+
+    def _take(self, run: _Run, exposure_s: float) -> _Shot:
+        """One exposure into a pooled buffer, with its statistics (buffer released on error)."""
+        frame = run.pool.acquire(self.cancel)
+        try:
+            start_utc = utc_now()
+            frame = self.camera.capture(exposure_s, cancel=self.cancel, out=frame)
+            stats = frame_stats(frame, run.scale, self.camera.info.bayer_pattern)
+        except BaseException:
+            run.pool.release(frame)
+            raise
+        return _Shot(frame, stats, exposure_s, start_utc)
+
+    def _find_exposure(self, run: _Run) -> Generator[Event, None, _Found]:
+        """Test frames until one lands within tolerance; that frame becomes a flat."""
+        cam, settings, plan, info = self.camera, self.settings, run.plan, self.camera.info
         e_per_adu = info.e_per_adu_at(plan.gain)
         solver = ExposureSolver(SolverConfig(
             target_native=plan.target_native,
             tolerance_native=plan.tolerance_native,
-            full_scale_native=scale.full_scale_native,
+            full_scale_native=run.scale.full_scale_native,
             min_exposure_s=plan.min_exposure_s,
             max_exposure_s=plan.max_exposure_s,
             first_exposure_s=settings.first_exposure_s,
             bias_hint_native=settings.bias_hint_native,
+            e_per_adu_native=e_per_adu,
             max_frames=settings.max_test_frames,
         ))
-
-        # -- find the exposure -------------------------------------------------------
         exposure_s = cam.clamp_exposure(solver.first_exposure())
-        test_index = 0
+        tests = 0
         while True:
             self._check_cancel()
-            yield Progress(Phase.FINDING_EXPOSURE, test_index, settings.max_test_frames,
+            yield Progress(Phase.FINDING_EXPOSURE, tests, settings.max_test_frames,
                            self._elapsed(), None)
-            frame = pool.acquire(self.cancel)
+            shot = self._take(run, exposure_s)
+            stats = shot.stats
             try:
-                start_utc = utc_now()
-                frame = cam.capture(exposure_s, cancel=self.cancel, out=frame)
-                stats = frame_stats(frame, scale, info.bayer_pattern)
-                shot = (shot_noise_signal_native(frame, scale, e_per_adu, info.bayer_pattern)
-                        if e_per_adu else None)
+                signal = (shot_noise_signal_native(shot.frame, run.scale, e_per_adu,
+                                                   info.bayer_pattern)
+                          if e_per_adu else None)
             except BaseException:
-                pool.release(frame)
+                run.pool.release(shot.frame)
                 raise
-            flicker = self._check_flicker(
-                frame, exposure_s, stats.mean_native - shot if shot is not None else 0.0)
+            bias_guess = stats.mean_native - signal if signal is not None else 0.0
+            flicker = self._check_flicker(shot.frame, exposure_s, bias_guess)
             if flicker is not None:
-                notice, safe_s = flicker
-                yield notice
-                if exposure_s < safe_s:
-                    # Banded frames mislead the search: start again above the safe time.
-                    test_index += 1
-                    record.add_test_exposure(exposure_s, stats.mean_native, stats.mean_16bit)
-                    event = self._test_event(test_index, exposure_s, frame, stats, safe_s,
-                                             "flicker: restarting above the safe exposure",
-                                             None)
-                    pool.release(frame)
-                    yield event
-                    if safe_s > plan.max_exposure_s:
-                        raise SessionFailure(
-                            f"the light flickers and needs flats of at least {safe_s:g} s, "
-                            f"longer than the longest allowed {plan.max_exposure_s:g} s; "
-                            "use a steady light or allow longer flats"
-                        )
-                    solver = ExposureSolver(replace(solver.config, min_exposure_s=safe_s,
-                                                    first_exposure_s=safe_s))
-                    exposure_s = cam.clamp_exposure(solver.first_exposure())
-                    continue
-            step = solver.observe(exposure_s, stats.mean_native, stats.clipped_fraction,
-                                  shot)
-            if step.verdict is Verdict.ACCEPT:
-                break
-            test_index += 1
-            record.add_test_exposure(exposure_s, stats.mean_native, stats.mean_16bit)
+                yield flicker[0]
+            safe_s = flicker[1] if flicker is not None else 0.0
+            if exposure_s < safe_s:
+                # Banded frames mislead the search: start again above the safe time.
+                step = Step(Verdict.NEXT, safe_s, "flicker: restarting above the safe exposure")
+                if safe_s > plan.max_exposure_s:
+                    step = Step(Verdict.GAVE_UP, exposure_s,
+                                f"the light flickers and needs flats of at least {safe_s:g} s, "
+                                f"longer than the longest allowed {plan.max_exposure_s:g} s; "
+                                "use a steady light or allow longer flats")
+                solver = ExposureSolver(replace(solver.config, min_exposure_s=safe_s,
+                                                first_exposure_s=safe_s))
+            else:
+                step = solver.observe(exposure_s, stats.mean_native, stats.clipped_fraction,
+                                      signal)
+                if step.verdict is Verdict.ACCEPT:
+                    fit = solver.fit()
+                    self._exposure_s = exposure_s
+                    run.record.update(exposure_s=exposure_s)
+                    bias = fit.bias_native if fit is not None else None
+                    yield ExposureSolved(exposure_s, stats.mean_native, stats.mean_16bit,
+                                         tests, bias)
+                    return _Found(shot, bias)
+            tests += 1
+            run.record.add_test_exposure(exposure_s, stats.mean_native, stats.mean_16bit)
             event = self._test_event(
-                test_index, exposure_s, frame, stats,
-                step.exposure_s if step.verdict is Verdict.NEXT else None,
+                tests, shot, step.exposure_s if step.verdict is Verdict.NEXT else None,
                 step.reason, solver.fit())
-            pool.release(frame)
+            run.pool.release(shot.frame)
             yield event
             if step.verdict is not Verdict.NEXT:
                 raise SessionFailure(step.reason)
             exposure_s = cam.clamp_exposure(step.exposure_s)
 
-        self._exposure_s = exposure_s
-        record.update(exposure_s=exposure_s)
-        fit = solver.fit()
-        bias = fit.bias_native if fit is not None else None
-        yield ExposureSolved(exposure_s, stats.mean_native, stats.mean_16bit, test_index,
-                             bias)
-
-        # -- capture the flats -------------------------------------------------------
-        captured = len(done_before)
+    def _capture_flats(self, run: _Run, found: _Found) -> Iterator[Event]:
+        """N flats at the found exposure; drifting frames are dropped and re-solved."""
+        settings, plan, bayer = self.settings, run.plan, self.camera.info.bayer_pattern
+        shot = found.shot
+        exposure_s = shot.exposure_s
+        captured = run.done_before
         rejected_in_a_row = 0
         flat_wall_s: list[float] = []
         while True:
             captured += 1
-            yield FlatCaptured(captured, settings.count, exposure_s, stats,
-                               histogram(frame, info.bayer_pattern),
-                               preview(frame, info.bayer_pattern))
-            self._submit(frame, stats, captured, exposure_s, plan, stamp, start_utc)
+            yield FlatCaptured(captured, settings.count, exposure_s, shot.stats,
+                               histogram(shot.frame, bayer), preview(shot.frame, bayer))
+            self._submit(shot, captured, plan, run.stamp)
             yield from self._drain_writes(block=False)
             if captured >= settings.count:
-                break
+                return
             while True:
                 self._check_cancel()
-                remaining = (settings.count - captured) * (
-                    sum(flat_wall_s) / len(flat_wall_s) if flat_wall_s
-                    else exposure_s + cam.readout_s)
+                per_flat_s = (sum(flat_wall_s) / len(flat_wall_s) if flat_wall_s
+                              else exposure_s + self.camera.readout_s)
                 yield Progress(Phase.CAPTURING, captured, settings.count, self._elapsed(),
-                               remaining)
-                frame = pool.acquire(self.cancel)
+                               (settings.count - captured) * per_flat_s)
                 began = time.monotonic()
-                try:
-                    start_utc = utc_now()
-                    frame = cam.capture(exposure_s, cancel=self.cancel, out=frame)
-                    stats = frame_stats(frame, scale, info.bayer_pattern)
-                    flicker = self._check_flicker(frame, exposure_s, bias or 0.0)
-                except BaseException:
-                    pool.release(frame)
-                    raise
+                shot = self._take(run, exposure_s)
+                flat_wall_s.append(time.monotonic() - began)
+                flicker = self._check_flicker(shot.frame, exposure_s, found.bias_native or 0.0)
                 if flicker is not None:
                     yield flicker[0]
-                flat_wall_s.append(time.monotonic() - began)
-                off_by = stats.mean_native - plan.target_native
-                saturated = stats.clipped_fraction > 0.001
-                if abs(off_by) <= plan.tolerance_native and not saturated:
+                stats = shot.stats
+                if (abs(stats.mean_native - plan.target_native) <= plan.tolerance_native
+                        and stats.clipped_fraction <= SATURATED_FRACTION):
                     rejected_in_a_row = 0
                     break
-                pool.release(frame)
+                run.pool.release(shot.frame)
                 rejected_in_a_row += 1
-                record.add_test_exposure(exposure_s, stats.mean_native, stats.mean_16bit,
-                                         rejected=True)
-                new_exposure = _resolve(exposure_s, stats, plan, bias)
-                why = (f"flat mean {stats.mean_native:.1f} ADU left the tolerance "
-                       f"(target {plan.target_native:.1f} ± {plan.tolerance_native:.1f}); "
-                       f"the light changed; exposure {exposure_s:.4g} s -> "
-                       f"{new_exposure:.4g} s")
-                yield FlatRejected(exposure_s, stats, why)
+                run.record.add_test_exposure(exposure_s, stats.mean_native,
+                                             stats.mean_16bit, rejected=True)
+                new_exposure = _resolve(exposure_s, stats, plan, found.bias_native)
+                yield FlatRejected(
+                    exposure_s, stats,
+                    f"flat mean {stats.mean_native:.1f} ADU left the tolerance (target "
+                    f"{plan.target_native:.1f} ± {plan.tolerance_native:.1f}); the light "
+                    f"changed; exposure {exposure_s:.4g} s -> {new_exposure:.4g} s")
                 if rejected_in_a_row > settings.max_rejected_flats:
                     raise SessionFailure(
                         f"{rejected_in_a_row} flats in a row left the tolerance: the light "
@@ -427,19 +468,19 @@ class FlatSession:
                     )
                 exposure_s = new_exposure
                 self._exposure_s = exposure_s
-                record.update(exposure_s=exposure_s)
+                run.record.update(exposure_s=exposure_s)
 
     # -- helpers -------------------------------------------------------------------
-    def _test_event(self, index: int, exposure_s: float, frame: Frame, stats: FrameStats,
-                    next_s: float | None, reason: str, fit: LinearFit | None) -> TestFrame:
+    def _test_event(self, index: int, shot: _Shot, next_s: float | None, reason: str,
+                    fit: LinearFit | None) -> TestFrame:
         bayer = self.camera.info.bayer_pattern
-        return TestFrame(index, exposure_s, stats, histogram(frame, bayer),
-                         preview(frame, bayer), next_s, reason,
+        return TestFrame(index, shot.exposure_s, shot.stats, histogram(shot.frame, bayer),
+                         preview(shot.frame, bayer), next_s, reason,
                          fit.bias_native if fit else None,
                          fit.rate_native_per_s if fit else None)
 
-    def _submit(self, frame: Frame, stats: FrameStats, index: int, exposure_s: float,
-                plan: SessionPlan, stamp: str, start_utc: object) -> None:
+    def _submit(self, shot: _Shot, index: int, plan: SessionPlan, stamp: str) -> None:
+        """Hand a flat to the writer thread (the buffer returns to the pool once written)."""
         assert self._writer is not None
         temperature: float | None
         try:
@@ -448,20 +489,20 @@ class FlatSession:
             temperature = None
         cooler_on, set_point = self.camera.cooler_state()
         meta = FlatMeta(
-            exposure_s=exposure_s,
+            exposure_s=shot.exposure_s,
             gain=plan.gain,
             offset=plan.offset,
             binning=plan.binning,
             filter_name=self.settings.filter_name,
-            date_obs=start_utc,  # type: ignore[arg-type]
+            date_obs=shot.start_utc,
             ccd_temp_c=temperature,
             set_temp_c=set_point if cooler_on else None,
-            mean_native=stats.mean_native,
+            mean_native=shot.stats.mean_native,
         )
         header = flat_header(self.camera.info, meta)
         name = flat_filename(stamp, index, meta)
-        self._writer.submit(WriteJob(index, name, frame, header, exposure_s,
-                                     stats.mean_native, stats.mean_16bit))
+        self._writer.submit(WriteJob(index, name, shot.frame, header, shot.exposure_s,
+                                     shot.stats.mean_native, shot.stats.mean_16bit))
 
     def _drain_writes(self, *, block: bool) -> Iterator[Event]:
         writer = self._writer
@@ -559,7 +600,7 @@ def _resolve(exposure_s: float, stats: FrameStats, plan: SessionPlan,
     """One proportional step back onto the target after the light drifted."""
     base = bias if bias is not None and bias < stats.mean_native else 0.0
     signal = stats.mean_native - base
-    if stats.clipped_fraction > 0.001 or signal <= 0:
+    if stats.clipped_fraction > SATURATED_FRACTION or signal <= 0:
         return exposure_s / 2
     return exposure_s * (plan.target_native - base) / signal
 

@@ -1,0 +1,37 @@
+"""``autoflats gui``: the QApplication around :class:`app.gui.main_window.MainWindow`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PyQt6.QtGui import QIcon
+from PyQt6.QtWidgets import QApplication
+
+from app.gui.main_window import APPLICATION, ORGANIZATION, GuiOptions, MainWindow
+
+ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "autoflats.svg"
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    """The QApplication (reused if one exists)."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("autoflats")
+    app.setStyle("Fusion")  # once: palettes render the same on every platform
+    if ICON.exists():
+        app.setWindowIcon(QIcon(str(ICON)))
+    return app
+
+
+def run_gui(args: argparse.Namespace | None = None) -> int:
+    """Open the window, preset from ``args`` (the ``autoflats gui`` options); exit code."""
+    app = make_app()
+    window = MainWindow(GuiOptions.from_object(args))
+    window.show()
+    return int(app.exec())

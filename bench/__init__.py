@@ -1,0 +1,1 @@
+"""Benchmarks: the exposure search over scenario grids, and the frame statistics."""
