@@ -16,6 +16,7 @@ pytest.importorskip("pyqtgraph")
 pytest.importorskip("superqt")
 
 from PyQt6.QtCore import QSettings
+from PyQt6.QtWidgets import QApplication, QWidget
 
 from app.gui.main_window import SETTINGS_ENV, MainWindow
 
@@ -31,6 +32,22 @@ def write_sim(path: Path, extra: str = "") -> Path:
     """A simulator TOML: the small instant sensor plus ``extra`` lines."""
     path.write_text(SMALL_TOML + extra, encoding="utf-8")
     return path
+
+
+_KEPT: list[QWidget] = []
+
+
+@pytest.fixture(autouse=True)
+def _keep_windows_alive(qapp: QApplication) -> Iterator[None]:
+    """Keep every closed window referenced until the test run ends.
+
+    Left to Python's cycle collector, a window's pyqtgraph items can lose their
+    attributes before Qt destroys them, and Qt then calls into the half-cleared
+    objects during a later test ("LabelItem has no attribute _sizeHint"); deleting
+    them explicitly crashes pyqtgraph. Closed windows cost a little memory only.
+    """
+    yield
+    _KEPT.extend(QApplication.topLevelWidgets())
 
 
 @pytest.fixture(autouse=True)
