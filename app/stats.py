@@ -113,8 +113,20 @@ def clip_threshold_raw(frame: Frame, scale: AduScale) -> int:
     return adc_clip
 
 
-def histogram(frame: Frame, bayer: str | None = None, step: int = 2) -> Histogram:
-    """Per-channel counts in 256 bins over 0..65535 from a strided subsample."""
+#: pixels the display histogram samples at most (bincount holds the GIL: keep it short)
+HISTOGRAM_SAMPLE = 1_000_000
+
+
+def histogram(frame: Frame, bayer: str | None = None, step: int | None = None) -> Histogram:
+    """Per-channel counts in 256 bins over 0..65535 from a strided subsample.
+
+    ``step`` (per axis, within each colour plane) defaults to one that samples about
+    HISTOGRAM_SAMPLE pixels: plenty for display, and short enough not to stall a GUI.
+    """
+    if step is None:
+        step = max(1, math.ceil(math.sqrt(frame.size / HISTOGRAM_SAMPLE)))
+        if bayer is not None:
+            step = max(1, math.ceil(step / 2))
     shift = 16 - int(math.log2(HISTOGRAM_BINS))
     counts: dict[str, npt.NDArray[np.int64]] = {}
     for channel, plane in _planes(frame, bayer, step):

@@ -43,7 +43,7 @@ SIM_CONFIG_ENV = "AUTOFLATS_SIM_CONFIG"
 FloatArray = npt.NDArray[np.float32]
 #: below this mean signal (e-) shot noise is drawn from a Poisson law, above it from
 #: the normal approximation (same mean and variance, four times faster)
-POISSON_BELOW_E = 10.0
+POISSON_BELOW_E = 3.0
 
 
 class SimConfigError(CameraError, ValueError):

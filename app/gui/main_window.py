@@ -9,6 +9,7 @@ session watches; it aborts the running exposure.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import threading
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QSettings, Qt, QTimer, QUrl
+from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
 from PyQt6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PyQt6.QtWidgets import (
     QApplication,
@@ -479,12 +480,13 @@ class MainWindow(QMainWindow):
         night = str(qs.value("night", "false")).lower() == "true"
         self.nightCheck.setChecked(night)
         self.set_night_mode(night)
+        # A corrupt or foreign settings file must never stop the window from opening.
         geometry = qs.value("geometry")
-        if geometry is not None:
+        if isinstance(geometry, QByteArray | bytes | bytearray):
             self.restoreGeometry(geometry)
         for key, splitter in self._splitters.items():
             state = qs.value(key)
-            if state is not None:
+            if isinstance(state, QByteArray | bytes | bytearray):
                 splitter.restoreState(state)
 
     def save_settings(self) -> None:
@@ -1013,9 +1015,10 @@ def _int(value: object, default: int) -> int:
 
 def _float(value: object, default: float) -> float:
     try:
-        return float(str(value)) if value not in (None, "") else default
+        number = float(str(value)) if value not in (None, "") else default
     except ValueError:
         return default
+    return number if math.isfinite(number) else default
 
 
 def options_from_args(args: argparse.Namespace) -> GuiOptions:

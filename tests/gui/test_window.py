@@ -351,3 +351,15 @@ def test_run_gui_opens_the_window(qtbot: Any, sim_toml: Path, tmp_path: Path) ->
     timer.start()
     assert run_gui(args) == 0
     assert seen
+
+
+def test_corrupt_settings_file_still_opens(qtbot: Any, tmp_path: Path) -> None:
+    ini = tmp_path / "corrupt.ini"
+    ini.write_text("[General]\ncount=abc\ngain=1e999\nbinning=nan\ntolerance=nan\n"
+                   "max_exposure=inf\ntarget=zz\nspace=12bit\ngeometry=garbage\n"
+                   "night=maybe\ncamera=nosuch\n")
+    window = MainWindow(qsettings=QSettings(str(ini), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    assert window.flatCountSpin.value() == 30
+    assert window.toleranceSpin.value() == pytest.approx(5.0)
+    assert window.cameraCombo.findData("sim") >= 0
