@@ -309,3 +309,5 @@ def _print_event(event: Event, scale: AduScale) -> None:
     elif isinstance(event, SessionFinished) and event.reason is FinishReason.COMPLETED:
         _err(f"done: {len(event.files)} flats at {event.exposure_s:.6g} s; record in "
              f"{event.session_file}")
+        _err(f"next: dark flats of {event.exposure_s:.6g} s at the same gain and offset "
+             "(or a bias), at the sensor temperature of the flats")

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import math
 import random
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 
 from app.adu import AduScale
-from app.solver import ExposureSolver, SolverConfig, Verdict
-from app.stats import Frame, frame_stats, shot_noise_signal_native
+from app.events import ExposureSolved, SessionFinished, TestFrame
+from app.session import FlatSession
+from app.settings import FlatSettings
+from app.stats import Frame, frame_stats
 from drivers.simulator import SimConfig, SimulatedCamera
 
 #: the target (share of full scale) and tolerance (share of the target) of issue 3
@@ -142,38 +145,23 @@ def _judge(camera: SimulatedCamera, sc: Scenario, method: str, exposures: list[f
 
 
 def run_autoflats(sc: Scenario, width: int = 512, height: int = 384,
-                  max_frames: int = 12, **options: Any) -> Run:
-    """The session's search: camera -> frame_stats -> shot noise -> solver."""
+                  max_frames: int = 12) -> Run:
+    """The product's own path: a FlatSession for one flat, counting its frames."""
     camera = make_camera(sc, width, height)
-    info = camera.info
-    scale = AduScale(info.bit_depth)
-    e_per_adu = (info.e_per_adu or 1.0) / 10 ** (camera.gain / 200)
-    target = target_native(sc.bit_depth)
-    solver = ExposureSolver(SolverConfig(
-        target_native=target, tolerance_native=TOLERANCE * target,
-        full_scale_native=scale.full_scale_native,
-        min_exposure_s=camera.controls.exposure_s.minimum,
-        max_exposure_s=min(camera.controls.exposure_s.maximum, MAX_EXPOSURE_S),
-        **{"max_frames": max_frames, "e_per_adu_native": e_per_adu, **options},
-    ))
-    buffer = np.empty(camera.frame_shape, dtype=np.uint16)
-    exposure = camera.clamp_exposure(solver.first_exposure())
     exposures: list[float] = []
     accepted: float | None = None
     verdict = ""
-    while True:
-        frame = camera.capture(exposure, out=buffer)
-        exposures.append(exposure)
-        stats = frame_stats(frame, scale, info.bayer_pattern)
-        shot = shot_noise_signal_native(frame, scale, e_per_adu, info.bayer_pattern)
-        step = solver.observe(exposure, stats.mean_native, stats.clipped_fraction, shot)
-        verdict = step.verdict.value
-        if step.verdict is Verdict.ACCEPT:
-            accepted = exposure
-            break
-        if step.verdict is not Verdict.NEXT:
-            break
-        exposure = camera.clamp_exposure(step.exposure_s)
+    with tempfile.TemporaryDirectory(prefix="autoflats-bench-") as tmp:
+        settings = FlatSettings(out_dir=Path(tmp), count=1, tolerance_percent=TOLERANCE * 100,
+                                max_exposure_s=MAX_EXPOSURE_S, max_test_frames=max_frames)
+        for event in FlatSession(camera, settings).events():
+            if isinstance(event, TestFrame):
+                exposures.append(event.exposure_s)
+            elif isinstance(event, ExposureSolved):
+                accepted = event.exposure_s
+                exposures.append(event.exposure_s)
+            elif isinstance(event, SessionFinished):
+                verdict = event.reason.value if accepted is None else "accept"
     run = _judge(camera, sc, "autoflats", exposures, accepted, verdict)
     camera.close()
     return run

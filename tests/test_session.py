@@ -155,3 +155,19 @@ def test_settings_refuse_nonsense() -> None:
                    {"binning": 0}, {"max_exposure_s": -1.0}):
         with pytest.raises(SettingsError):
             FlatSettings(out_dir=Path("x"), **kwargs)
+
+
+def test_not_enough_free_space_is_refused_before_exposing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9, 10**6))
+    camera = SimulatedCamera(small_config())
+    events = run(camera, FlatSettings(out_dir=tmp_path, count=5))
+    finished = events[-1]
+    assert isinstance(finished, SessionFinished) and finished.reason is FinishReason.FAILED
+    assert "not enough free space" in (finished.message or "")
+    assert camera.frames_started == 0
+    assert not list(tmp_path.glob("*.fits"))
