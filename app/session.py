@@ -394,6 +394,9 @@ class FlatSession:
                 step = solver.observe(exposure_s, stats.mean_native, stats.clipped_fraction,
                                       signal)
                 if step.verdict is Verdict.ACCEPT:
+                    notice = _channel_warning(stats, run.scale)
+                    if notice is not None:
+                        yield notice
                     fit = solver.fit()
                     self._exposure_s = exposure_s
                     run.record.update(exposure_s=exposure_s)
@@ -572,6 +575,25 @@ class FlatSession:
 
     def _elapsed(self) -> float:
         return time.monotonic() - self._started
+
+
+#: a colour channel above this share of full scale leaves the sensor's linear range
+CHANNEL_CEILING = 0.85
+
+
+def _channel_warning(stats: FrameStats, scale: AduScale) -> Notice | None:
+    """Colour flats: the whole-frame mean can be on target while one channel clips."""
+    if not stats.channel_means_native:
+        return None
+    channel, level = max(stats.channel_means_native.items(), key=lambda item: item[1])
+    share = level / scale.full_scale_native
+    if share <= CHANNEL_CEILING:
+        return None
+    return Notice(
+        f"the {channel} channel sits at {share:.0%} of full scale while the frame mean is on "
+        "target: it may be non-linear or clip; lower the target (e.g. --target 40%) or use "
+        "a whiter light"
+    )
 
 
 def _archive_previous_record(path: Path) -> None:

@@ -15,6 +15,7 @@ from app.events import (
     FinishReason,
     FlatRejected,
     FlatSaved,
+    Notice,
     SessionFinished,
     TestFrame,
 )
@@ -171,3 +172,14 @@ def test_not_enough_free_space_is_refused_before_exposing(
     assert "not enough free space" in (finished.message or "")
     assert camera.frames_started == 0
     assert not list(tmp_path.glob("*.fits"))
+
+
+def test_colour_channel_near_full_scale_is_reported(tmp_path: Path) -> None:
+    camera = SimulatedCamera(small_config(bayer="RGGB", channel_ratio=(0.05, 1.0, 0.05),
+                                          vignetting=0.0))
+    events = run(camera, FlatSettings(out_dir=tmp_path, count=2))
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert any("G channel" in n and "lower the target" in n for n in notices)
+    quiet = run(SimulatedCamera(small_config(bayer="RGGB")),
+                FlatSettings(out_dir=tmp_path / "b", count=2))
+    assert not [e for e in quiet if isinstance(e, Notice)]
