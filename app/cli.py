@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -150,8 +151,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "flats":
             return _flats(args)
         if args.command == "gui":
-            from app.gui.app import run_gui  # Qt only when the window is wanted
-
+            if _no_display():
+                _err("autoflats: error: no display to open the window on (over SSH? use "
+                     "'ssh -X', VNC, or 'autoflats flats' in the terminal)")
+                return EXIT_FAILED
+            try:
+                from app.gui.app import run_gui  # Qt only when the window is wanted
+            except ImportError as error:
+                _err(f"autoflats: error: the desktop app cannot start ({error}); install "
+                     "Qt's system libraries (see README) or use 'autoflats flats' in a "
+                     "terminal")
+                return EXIT_FAILED
             return int(run_gui(args))
         if args.command == "doctor":
             from app.doctor import run_doctor
@@ -168,6 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("autoflats: cancelled")
         return EXIT_CANCELLED
+
+
+def _no_display() -> bool:
+    """On Linux, Qt aborts the process without a display: say so in one line instead."""
+    if not sys.platform.startswith("linux"):
+        return False
+    return not any(os.environ.get(name) for name in
+                   ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
 
 
 def _default_command() -> list[str]:

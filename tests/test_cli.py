@@ -165,3 +165,13 @@ def test_any_value_gives_an_answer_never_a_traceback(
     if code:
         assert len(err.splitlines()) == 1, err
         assert err.startswith("autoflats: error:")
+
+
+def test_gui_without_a_display_says_so(monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main(["gui"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no display" in err
