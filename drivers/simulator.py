@@ -82,7 +82,7 @@ class SimFaults:
 class SimConfig:
     """Everything the simulator is; the TOML keys are these field names."""
 
-    model: str = "Simulator 26MP mono 14-bit"
+    model: str = "Simulated mono camera"
     width: int = 6248
     height: int = 4176
     bit_depth: int = 14
@@ -180,7 +180,7 @@ def _require(name: str, value: object, ok: bool, allowed: str) -> None:
 
 
 COLOR_PRESET = SimConfig(
-    model="Simulator 11MP colour 14-bit",
+    model="Simulated colour camera",
     width=4144,
     height=2822,
     bayer="RGGB",

@@ -279,6 +279,8 @@ class SearchPlot(pg.PlotWidget):
         unit = (f"native, {self._scale.bit_depth}-bit" if self._space is AduSpace.NATIVE
                 else "16-bit")
         self.setLabel("left", f"mean ADU ({unit})")
+        # Always 0..full scale: where the target sits between black and clipping.
+        self.setYRange(0, self._y(self._scale.full_scale_native), padding=0.02)
 
     def _redraw(self) -> None:
         frames = list(self.tests)

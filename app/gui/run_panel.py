@@ -46,7 +46,7 @@ class RunPanel(QGroupBox):
         layout.addWidget(self.statusLabel)
         self.progressBar = QProgressBar()
         self.progressBar.setObjectName("progressBar")
-        self.progressBar.setFormat("%v of %m flats")
+        self.progressBar.setFormat("no run yet")
         self.progressBar.setRange(0, 1)
         self.progressBar.setValue(0)
         layout.addWidget(self.progressBar)
@@ -75,6 +75,7 @@ class RunPanel(QGroupBox):
         self.openFolderButton.hide()
         self.progressBar.setRange(0, count)
         self.progressBar.setValue(0)
+        self.progressBar.setFormat("%v of %m flats")
         self.statusLabel.setText("Starting…")
         self.timeLabel.setText("")
 
