@@ -32,6 +32,7 @@ from app.events import (
     SessionStarted,
     TestFrame,
 )
+from app.history import ExposureHistory
 from app.resume import load_resume, settings_from_record
 from app.session import FlatSession, check_output_folder, plan_session
 from app.settings import FlatSettings, SettingsError
@@ -109,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="shortest flat exposure in s (e.g. 1 for flickering panels)")
     flats.add_argument("--max-exposure", type=_float("max exposure"), default=120.0,
                        help="longest flat exposure in s (default 120)")
+    flats.add_argument("--no-history", action="store_true",
+                       help="ignore the exposure that worked last time (same camera, gain, "
+                       "offset, bin, filter and target) and search from scratch")
     flats.add_argument("--json", action="store_true",
                        help="also print the session summary (session.json) on stdout")
     flats.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -275,8 +279,9 @@ def _flats(args: argparse.Namespace) -> int:
             done = len(resume.flats) if resume else 0
             check_output_folder(settings.out_dir,
                                 max(settings.count - done, 0) * plan.frame_bytes)
+            history = None if args.no_history else ExposureHistory.default()
             session = FlatSession(camera, settings, cancel=cancel, resume=resume,
-                                  camera_id=camera_id)
+                                  camera_id=camera_id, history=history)
             for event in session.events():
                 if not args.quiet:
                     _print_event(event, AduScale(camera.info.bit_depth))

@@ -40,6 +40,7 @@ from app.events import (
 )
 from app.fits_store import FlatMeta, flat_filename, flat_header, session_stamp, utc_now
 from app.flicker import BANDING_LIMIT, min_flicker_safe_exposure_s, row_banding
+from app.history import ExposureHistory, HistoryEntry, HistoryKey
 from app.record import SESSION_FILE, SessionRecord
 from app.resume import ResumeState
 from app.settings import FlatSettings, SettingsError
@@ -214,6 +215,7 @@ class FlatSession:
         writer_queue: int = 2,
         resume: ResumeState | None = None,
         camera_id: str | None = None,
+        history: ExposureHistory | None = None,
     ) -> None:
         self.camera = camera
         self.settings = settings
@@ -226,6 +228,7 @@ class FlatSession:
         self._started = time.monotonic()
         self._write_failed = False
         self._resume = resume
+        self._history = history
         self._flicker_reported = False
         self._camera_id = camera_id
 
@@ -333,6 +336,10 @@ class FlatSession:
                                   on_written=written, release=pool.release)
         return _Run(plan, scale, pool, record, session_stamp(utc_now()), len(done_before))
 
+    def _history_key(self, plan: SessionPlan) -> HistoryKey:
+        return HistoryKey(self.camera.info.name, plan.gain, plan.offset, plan.binning,
+                          self.settings.filter_name, plan.target_native)
+
     def _take(self, run: _Run, exposure_s: float) -> _Shot:
         """One exposure into a pooled buffer, with its statistics (buffer released on error)."""
         frame = run.pool.acquire(self.cancel)
@@ -349,14 +356,22 @@ class FlatSession:
         """Test frames until one lands within tolerance; that frame becomes a flat."""
         cam, settings, plan, info = self.camera, self.settings, run.plan, self.camera.info
         e_per_adu = info.e_per_adu_at(plan.gain)
+        first_s, bias_hint = settings.first_exposure_s, settings.bias_hint_native
+        key = self._history_key(plan)
+        remembered = self._history.lookup(key) if self._history is not None else None
+        if remembered is not None:
+            first_s = first_s if first_s is not None else remembered.exposure_s
+            bias_hint = bias_hint if bias_hint is not None else remembered.bias_native
+            yield Notice(f"starting from last time's exposure, {remembered.exposure_s:.4g} s "
+                         f"({remembered.when_utc[:10]})")
         solver = ExposureSolver(SolverConfig(
             target_native=plan.target_native,
             tolerance_native=plan.tolerance_native,
             full_scale_native=run.scale.full_scale_native,
             min_exposure_s=plan.min_exposure_s,
             max_exposure_s=plan.max_exposure_s,
-            first_exposure_s=settings.first_exposure_s,
-            bias_hint_native=settings.bias_hint_native,
+            first_exposure_s=first_s,
+            bias_hint_native=bias_hint,
             e_per_adu_native=e_per_adu,
             max_frames=settings.max_test_frames,
         ))
@@ -400,7 +415,12 @@ class FlatSession:
                     fit = solver.fit()
                     self._exposure_s = exposure_s
                     run.record.update(exposure_s=exposure_s)
-                    bias = fit.bias_native if fit is not None else None
+                    bias = fit.bias_native if fit is not None else bias_hint
+                    if self._history is not None:
+                        # Only a bias measured from two frames (or known before) is kept.
+                        measured = bias if fit is not None and fit.fitted else bias_hint
+                        self._history.remember(key, HistoryEntry(
+                            exposure_s, measured, utc_now().isoformat(timespec="seconds")))
                     yield ExposureSolved(exposure_s, stats.mean_native, stats.mean_16bit,
                                          tests, bias)
                     return _Found(shot, bias)

@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--grid", choices=("fixed", "random", "both"), default="both")
     parser.add_argument("--random-count", type=int, default=120)
     parser.add_argument("--random-seed", type=int, default=20240607)
-    parser.add_argument("--methods", default="autoflats,nina-like,ekos-like",
+    parser.add_argument("--methods", default="autoflats,autoflats-next-night,nina-like,ekos-like",
                         help="comma-separated: " + ", ".join(METHODS))
     parser.add_argument("--size", default="512x384", help="simulated frame WxH")
     parser.add_argument("--table", action="store_true", help="print every scenario")

@@ -24,6 +24,7 @@ import numpy as np
 
 from app.adu import AduScale
 from app.events import ExposureSolved, SessionFinished, TestFrame
+from app.history import ExposureHistory
 from app.session import FlatSession
 from app.settings import FlatSettings
 from app.stats import Frame, frame_stats
@@ -145,7 +146,8 @@ def _judge(camera: SimulatedCamera, sc: Scenario, method: str, exposures: list[f
 
 
 def run_autoflats(sc: Scenario, width: int = 512, height: int = 384,
-                  max_frames: int = 12) -> Run:
+                  max_frames: int = 12, history: ExposureHistory | None = None,
+                  method: str = "autoflats") -> Run:
     """The product's own path: a FlatSession for one flat, counting its frames."""
     camera = make_camera(sc, width, height)
     exposures: list[float] = []
@@ -154,7 +156,7 @@ def run_autoflats(sc: Scenario, width: int = 512, height: int = 384,
     with tempfile.TemporaryDirectory(prefix="autoflats-bench-") as tmp:
         settings = FlatSettings(out_dir=Path(tmp), count=1, tolerance_percent=TOLERANCE * 100,
                                 max_exposure_s=MAX_EXPOSURE_S, max_test_frames=max_frames)
-        for event in FlatSession(camera, settings).events():
+        for event in FlatSession(camera, settings, history=history).events():
             if isinstance(event, TestFrame):
                 exposures.append(event.exposure_s)
             elif isinstance(event, ExposureSolved):
@@ -162,9 +164,23 @@ def run_autoflats(sc: Scenario, width: int = 512, height: int = 384,
                 exposures.append(event.exposure_s)
             elif isinstance(event, SessionFinished):
                 verdict = event.reason.value if accepted is None else "accept"
-    run = _judge(camera, sc, "autoflats", exposures, accepted, verdict)
+    run = _judge(camera, sc, method, exposures, accepted, verdict)
     camera.close()
     return run
+
+
+def run_autoflats_next_night(sc: Scenario, width: int = 512, height: int = 384) -> Run:
+    """The second night: the same setup found once before, the panel 0.7-1.4x as bright.
+
+    The first run fills a fresh exposure history; only the second run is counted.
+    """
+    with tempfile.TemporaryDirectory(prefix="autoflats-history-") as tmp:
+        history = ExposureHistory(Path(tmp) / "history.json")
+        run_autoflats(sc, width, height, history=history)
+        brightness = random.Random(sc.seed + 17).uniform(0.7, 1.4)
+        tonight = replace(sc, t_star_s=sc.t_star_s / brightness)
+        return run_autoflats(tonight, width, height, history=history,
+                             method="autoflats-next-night")
 
 
 def run_nina_like(sc: Scenario, width: int = 512, height: int = 384) -> Run:
@@ -272,6 +288,7 @@ def run_ekos_like(sc: Scenario, width: int = 512, height: int = 384,
 
 METHODS: dict[str, Callable[[Scenario, int, int], Run]] = {
     "autoflats": run_autoflats,
+    "autoflats-next-night": run_autoflats_next_night,
     "nina-like": run_nina_like,
     "ekos-like": run_ekos_like,
 }

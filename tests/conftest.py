@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from app.history import HISTORY_ENV
 from drivers.simulator import SIM_CONFIG_ENV, SimConfig, SimulatedCamera
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -23,9 +24,12 @@ def small_config(**changes: Any) -> SimConfig:
 
 
 @pytest.fixture(autouse=True)
-def _no_env_sim_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never pick up a developer's $AUTOFLATS_SIM_CONFIG."""
+def _no_env_sim_config(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+                       ) -> None:
+    """Tests never pick up a developer's $AUTOFLATS_SIM_CONFIG or exposure history."""
     monkeypatch.delenv(SIM_CONFIG_ENV, raising=False)
+    history = tmp_path_factory.mktemp("history") / "history.json"
+    monkeypatch.setenv(HISTORY_ENV, str(history))
 
 
 @pytest.fixture

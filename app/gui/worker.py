@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.events import Event, FinishReason, FlatCaptured, SessionError, SessionFinished, TestFrame
+from app.history import ExposureHistory
 from app.session import FlatSession
 from app.settings import FlatSettings
 from app.stats import Frame
@@ -110,7 +111,9 @@ def run_session(
         yield SessionFinished(FinishReason.FAILED, message, None, (), None)
         return
     try:
-        for event in FlatSession(camera, settings, cancel=cancel).events():
+        session = FlatSession(camera, settings, cancel=cancel, camera_id=camera_id,
+                              history=ExposureHistory.default())
+        for event in session.events():
             if isinstance(event, TestFrame | FlatCaptured):
                 yield display_frame(event)
             else:
