@@ -16,7 +16,10 @@ import errno
 import json
 import os
 import shutil
+import signal
 import stat
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -289,6 +292,67 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+KILL_SIM = """
+width = 320
+height = 240
+time_scale = 1
+flux_e_s = 400000
+readout_s_per_mp = 0.2
+"""
+
+
+@dataclass
+class KillTrial:
+    """One `kill -9` of a running `autoflats flats`, then `--resume`."""
+
+    delay_s: float
+    flats_at_kill: int
+    unlisted_at_kill: int
+    violations: list[str]
+
+
+def kill_trial(root: Path, delay_s: float) -> KillTrial:
+    """Kill a real CLI run after ``delay_s``; check the folder; resume; check again.
+
+    Every file on disk must be complete and the record must never list a missing
+    file. A kill between publishing a flat and recording it may leave one complete
+    flat unlisted; ``--resume`` lists it again, so afterwards the match is exact.
+    """
+    toml = root / "sim.toml"
+    toml.write_text(KILL_SIM)
+    out = root / "out"
+    shape = (240, 320)
+    cmd = [sys.executable, "-m", "app", "flats", "--camera", "sim", "--count", "400",
+           "--out", str(out), "--sim-config", str(toml), "--quiet", "--no-history"]
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+        time.sleep(delay_s)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    violations = check_folder(out, shape, exact=False)
+    on_disk = {p.name for p in out.glob("*.fits")} if out.exists() else set()
+    if not (out / "session.json").exists():
+        if on_disk:
+            violations.append("flats without session.json")
+        return KillTrial(delay_s, len(on_disk), len(on_disk), violations)
+    record = json.loads((out / "session.json").read_text())
+    unlisted = on_disk - {f["file"] for f in record["flats"]}
+    if len(unlisted) > 1:
+        violations.append(f"{len(unlisted)} complete flats unlisted after the kill")
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "flats", "--resume", str(out), "--sim-config",
+         str(toml), "--count", str(len(on_disk) + 3), "--quiet", "--no-history"],
+        capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        violations.append(f"resume failed: {done.stderr.strip()}")
+    violations += check_folder(out, shape)
+    final = json.loads((out / "session.json").read_text())
+    if final["status"] != "completed":
+        violations.append(f"resumed status {final['status']}")
+    if list(out.glob(".*.part")):
+        violations.append("temporary files left after resume")
+    return KillTrial(delay_s, len(on_disk), len(unlisted), violations)
+
+
 def main() -> int:
     """Run every scenario N times and write docs/reliability.md."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -312,11 +376,21 @@ def main() -> int:
         for outcome in outcomes:
             for violation in outcome.violations:
                 print(f"  seed run: {violation}")
-    write_report(args.out, rows, args.runs)
-    return 0 if all(r[2] == r[1] for r in rows) and total_lost == 0 else 1
+    kills = []
+    for i in range(min(args.runs, 10)):
+        with tempfile.TemporaryDirectory() as tmp:
+            kills.append(kill_trial(Path(tmp), 0.7 + 0.25 * i))
+    survived_kills = sum(not k.violations for k in kills)
+    print(f"kill -9: {survived_kills}/{len(kills)} survived", flush=True)
+    for trial in kills:
+        for violation in trial.violations:
+            print(f"  kill at {trial.delay_s:.2f} s: {violation}")
+    write_report(args.out, rows, args.runs, kills)
+    return (0 if all(r[2] == r[1] for r in rows) and total_lost == 0
+            and survived_kills == len(kills) else 1)
 
 
-def write_report(path: Path, rows: list[Any], runs: int) -> None:
+def write_report(path: Path, rows: list[Any], runs: int, kills: list[KillTrial]) -> None:
     """The reliability table in markdown."""
     lines = [
         "# Reliability: the fault campaign",
@@ -336,6 +410,18 @@ def write_report(path: Path, rows: list[Any], runs: int) -> None:
         worst = max(o.wall_s for o in outcomes)
         lines.append(f"| {scenario.fault} | {scenario.expected} | {scenario.status} | "
                      f"{count} | {survived} | {lost} | {worst:.2f} s |")
+    survived = sum(not k.violations for k in kills)
+    lost = sum(1 for k in kills for v in k.violations if "unlisted" in v or "incomplete" in v
+               or "unreadable" in v or "lists" in v)
+    flats = sorted(k.flats_at_kill for k in kills)
+    unlisted = sum(k.unlisted_at_kill for k in kills)
+    last_delay = 0.7 + 0.25 * (len(kills) - 1)
+    lines.append(
+        f"| crash: `kill -9` of a running `autoflats flats` (after 0.7-{last_delay:.2f} s, "
+        f"{flats[0] if flats else 0}-{flats[-1] if flats else 0} flats written), then "
+        f"`--resume` | every file complete; the record never lists a missing file; at most "
+        f"one complete flat unlisted until `--resume` relists it ({unlisted} seen) | "
+        f"completed after resume | {len(kills)} | {survived} | {lost} | - |")
     lines += [
         "",
         "Also covered by the test suite (tests/test_faults.py, tests/test_cli.py): random "
