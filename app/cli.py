@@ -33,8 +33,9 @@ from app.events import (
     TestFrame,
 )
 from app.history import ExposureHistory
+from app.plan import check_output_folder, plan_session
 from app.resume import load_resume, settings_from_record
-from app.session import FlatSession, check_output_folder, plan_session
+from app.session import FlatSession
 from app.settings import FlatSettings, SettingsError
 from drivers.errors import CameraError
 from drivers.registry import list_cameras, open_camera

@@ -61,7 +61,7 @@ from app.gui.plots import nice_seconds
 from app.gui.run_panel import RunPanel, summary_html
 from app.gui.theme import apply_theme, theme_for
 from app.gui.worker import CameraFacts, DisplayFrame, probe_camera, run_session
-from app.session import check_output_folder, plan_session
+from app.plan import check_output_folder, plan_session
 from app.settings import FlatSettings, SettingsError
 from drivers.errors import CameraError
 from drivers.registry import list_cameras
@@ -366,7 +366,7 @@ class MainWindow(QMainWindow):
                 self._start_pending = True
                 self.statusLabel.setText("Reading the camera…")
                 return False
-            plan = plan_session(self.facts, settings)  # type: ignore[arg-type]
+            plan = plan_session(self.facts, settings)
             check_output_folder(settings.out_dir, settings.count * plan.frame_bytes)
         except (SettingsError, ValueError) as error:
             self._refuse(str(error))

@@ -33,7 +33,7 @@ class CameraFacts:
     """What the window shows about a camera, read once on a worker thread.
 
     It carries ``info``, ``controls``, ``gain`` and ``offset`` like a camera does, so
-    :func:`app.session.plan_session` can check settings against it before a run.
+    :func:`app.plan.plan_session` can check settings against it before a run.
     """
 
     camera_id: str
