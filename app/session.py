@@ -10,6 +10,7 @@ checked at every step and reaches the camera, aborting the exposure.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import threading
@@ -56,6 +57,8 @@ from app.stats import (
 from app.writer import FitsWriter, WriteJob
 from drivers.base import Camera
 from drivers.errors import CameraError, ExposureAbortedError
+
+log = logging.getLogger(__name__)
 
 
 class SessionFailure(Exception):
@@ -141,12 +144,23 @@ class FlatSession:
         self._started = time.monotonic()
         self._write_failed = False
         self._resume = resume
+        self._finished = False
         self._history = history
         self._flicker_reported = False
         self._camera_id = camera_id
 
     def events(self) -> Iterator[Event]:
-        """Run the session, yielding events; the last is always SessionFinished."""
+        """Run the session, yielding events; the last is always SessionFinished.
+
+        If the consumer stops iterating early (closes the generator), the session is
+        finished as cancelled: exposure aborted, queued flats written, record closed.
+        """
+        try:
+            yield from self._events()
+        finally:
+            self._finish(FinishReason.CANCELLED, "cancelled")  # no-op once finished
+
+    def _events(self) -> Iterator[Event]:
         reason = FinishReason.FAILED
         message: str | None = None
         try:
@@ -154,13 +168,11 @@ class FlatSession:
             reason = FinishReason.COMPLETED
         except (_Cancelled, ExposureAbortedError):
             reason, message = FinishReason.CANCELLED, "cancelled"
-        except GeneratorExit:
-            self._finish(FinishReason.CANCELLED, "cancelled")
-            raise
         except (SessionFailure, SettingsError, CameraError, OSError) as error:
             message = _one_line(error)
             yield SessionError(message)
         except Exception as error:  # last resort: report, never hang or vanish
+            log.debug("internal error in the flat session", exc_info=True)
             message = f"internal error: {type(error).__name__}: {_one_line(error)}"
             yield SessionError(message)
         if self._writer is not None:
@@ -465,6 +477,10 @@ class FlatSession:
                             result.job.mean_16bit)
 
     def _finish(self, reason: FinishReason, message: str | None) -> None:
+        """Leave the camera idle, write what is queued, close the record (once)."""
+        if self._finished:
+            return
+        self._finished = True
         try:
             self.camera.abort_exposure()
         except CameraError:

@@ -183,3 +183,18 @@ def test_colour_channel_near_full_scale_is_reported(tmp_path: Path) -> None:
     quiet = run(SimulatedCamera(small_config(bayer="RGGB")),
                 FlatSettings(out_dir=tmp_path / "b", count=2))
     assert not [e for e in quiet if isinstance(e, Notice)]
+
+
+def test_closing_the_event_stream_early_cancels_cleanly(tmp_path: Path) -> None:
+    camera = SimulatedCamera(small_config())
+    with camera:
+        events = FlatSession(camera, FlatSettings(out_dir=tmp_path, count=20)).events()
+        for event in events:
+            if isinstance(event, FlatSaved):
+                break
+        events.close()  # e.g. a GUI that stopped listening
+        assert not camera.is_exposing
+    data = record(tmp_path)
+    assert data["status"] == "cancelled"
+    assert sorted(f["file"] for f in data["flats"]) == sorted(
+        p.name for p in tmp_path.glob("*.fits"))
