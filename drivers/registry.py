@@ -36,11 +36,19 @@ def _sim_entries(sim_config_path: str | os.PathLike[str] | None) -> list[CameraE
     return entries
 
 
-def list_cameras(sim_config_path: str | os.PathLike[str] | None = None) -> CameraListing:
-    """Cameras from every driver; the simulator is always listed."""
+def list_cameras(
+    sim_config_path: str | os.PathLike[str] | None = None,
+    *,
+    hardware: bool = True,
+) -> CameraListing:
+    """Cameras from every driver; the simulator is always listed.
+
+    ``hardware=False`` lists only the simulators: instant, no SDK call (a GUI shows
+    those at once and asks the SDK on a worker thread).
+    """
     cameras = _sim_entries(sim_config_path)
     notes: list[str] = []
-    zwo = _zwo_module()
+    zwo = _zwo_module() if hardware else None
     if zwo is not None:
         try:
             found, note = zwo.list_zwo_cameras()

@@ -64,7 +64,7 @@ from app.gui.worker import CameraFacts, DisplayFrame, probe_camera, run_session
 from app.plan import check_output_folder, plan_session
 from app.settings import FlatSettings, SettingsError
 from drivers.errors import CameraError
-from drivers.registry import list_cameras
+from drivers.registry import CameraListing, list_cameras
 
 __all__ = [
     "ADU_TIP",
@@ -111,6 +111,8 @@ class MainWindow(QMainWindow):
         self.last_finished: SessionFinished | None = None
         self._probe_worker: Any = None
         self._probe_serial = 0
+        self._listing_serial = 0
+        self._listing_worker: Any = None
         self._worker: Any = None
         self._cancel: threading.Event | None = None
         self._running = False
@@ -264,24 +266,48 @@ class MainWindow(QMainWindow):
     # cameras
     # ==============================================================================
     def refresh_cameras(self) -> None:
-        """List cameras again (the simulator is always there) and re-read the chosen one."""
+        """List cameras again (the simulator is always there) and re-read the chosen one.
+
+        The simulators are listed at once; real cameras are asked for on a worker
+        thread (the SDK can be slow, or hang on a sick USB bus) and added when found.
+        """
         if self._running:
             return
         wanted = self.current_camera_id() or self._wanted_camera
         try:
-            listing = list_cameras(self.sim_config_path)
+            listing = list_cameras(self.sim_config_path, hardware=False)
         except (CameraError, OSError, ValueError) as error:
             self.show_error(f"The simulator settings could not be read: {error}. "
                             "Fix the file or start without --sim-config.")
             self.sim_config_path = None
-            listing = list_cameras(None)
+            listing = list_cameras(None, hardware=False)
+        self.cameraPanel.set_cameras(listing.cameras, wanted)
+        self._camera_changed()
+        self._listing_serial += 1
+        serial = self._listing_serial
+        worker = create_worker(list_cameras, self.sim_config_path, _start_thread=False)
+        worker.returned.connect(lambda full, s=serial, w=wanted: self._on_listing(s, full, w))
+        worker.errored.connect(lambda error: self.log(f"note: camera listing failed: {error}"))
+        self._listing_worker = worker
+        worker.start()
+
+    def _on_listing(self, serial: int, listing: CameraListing, wanted: str | None) -> None:
+        """The full camera list (simulators and real cameras) has arrived."""
+        if serial != self._listing_serial or self._running:
+            return
         for note in listing.notes:
             self.log(f"note: {note}")
-        found = self.cameraPanel.set_cameras(listing.cameras, wanted)
+        before = self.current_camera_id()
+        if [e.camera_id for e in listing.cameras] != [e.camera_id for e in
+                                                      self.cameraPanel.entries]:
+            found = self.cameraPanel.set_cameras(listing.cameras, wanted)
+            if self.current_camera_id() != before:
+                self._camera_changed()
+        else:
+            found = self.cameraPanel.cameraCombo.findData(wanted) >= 0 if wanted else True
         if not found and wanted and self.options.camera:
             self.show_error(f"Camera {wanted!r} was not found; choose one from the list "
                             "or check that it is connected, then press Refresh.")
-        self._camera_changed()
 
     def current_camera_id(self) -> str | None:
         """The id of the camera chosen in the picker."""

@@ -363,3 +363,31 @@ def test_corrupt_settings_file_still_opens(qtbot: Any, tmp_path: Path) -> None:
     assert window.flatCountSpin.value() == 30
     assert window.toleranceSpin.value() == pytest.approx(5.0)
     assert window.cameraCombo.findData("sim") >= 0
+
+
+def test_slow_camera_listing_never_blocks_the_window(qtbot: Any, monkeypatch: pytest.MonkeyPatch,
+                                                     qsettings: QSettings) -> None:
+    import time
+
+    from app.gui import main_window
+    from drivers.base import CameraEntry
+    from drivers.registry import CameraListing
+
+    real_listing = main_window.list_cameras
+
+    def slow_listing(path: Any = None, *, hardware: bool = True) -> CameraListing:
+        listing = real_listing(path, hardware=False)
+        if not hardware:
+            return listing
+        time.sleep(1.0)  # an SDK waiting on a sick USB bus
+        extra = CameraEntry("zwo:0", "ZWO ASI533MM Pro", "zwo", "3008x3008, 14-bit, mono")
+        return CameraListing((*listing.cameras, extra), ("found 1 ZWO camera",))
+
+    monkeypatch.setattr(main_window, "list_cameras", slow_listing)
+    started = time.monotonic()
+    window = MainWindow(qsettings=qsettings)
+    qtbot.addWidget(window)
+    assert time.monotonic() - started < 0.8
+    assert window.cameraCombo.findData("sim") >= 0
+    assert window.cameraCombo.findData("zwo:0") < 0
+    qtbot.waitUntil(lambda: window.cameraCombo.findData("zwo:0") >= 0, timeout=10_000)
