@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
+from PyQt6.QtCore import QByteArray, QSettings, Qt, QThreadPool, QTimer, QUrl
 from PyQt6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PyQt6.QtWidgets import (
     QApplication,
@@ -113,6 +113,11 @@ class MainWindow(QMainWindow):
         self._probe_serial = 0
         self._listing_serial = 0
         self._listing_worker: Any = None
+        # Workers run on Qt's global pool, two threads on a 2-core machine: a camera
+        # listing stuck in the SDK must never keep a session from starting.
+        pool = QThreadPool.globalInstance()
+        if pool is not None:
+            pool.setMaxThreadCount(max(pool.maxThreadCount(), 8))
         self._worker: Any = None
         self._cancel: threading.Event | None = None
         self._running = False
@@ -285,7 +290,8 @@ class MainWindow(QMainWindow):
         self._camera_changed()
         self._listing_serial += 1
         serial = self._listing_serial
-        worker = create_worker(list_cameras, self.sim_config_path, _start_thread=False)
+        worker = create_worker(list_cameras, self.sim_config_path, _start_thread=False,
+                               _ignore_errors=True)
         worker.returned.connect(lambda full, s=serial, w=wanted: self._on_listing(s, full, w))
         worker.errored.connect(lambda error: self.log(f"note: camera listing failed: {error}"))
         self._listing_worker = worker
@@ -322,7 +328,7 @@ class MainWindow(QMainWindow):
         self._probe_serial += 1
         serial = self._probe_serial
         worker = create_worker(probe_camera, camera_id, self.sim_config_path,
-                               _start_thread=False)
+                               _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda facts, s=serial: self._on_facts(s, facts))
         worker.errored.connect(lambda error, s=serial, c=camera_id:
                                self._on_probe_error(s, c, error))
@@ -422,7 +428,8 @@ class MainWindow(QMainWindow):
         self._started_at = time.monotonic()
         self._set_running(True)
         worker = create_worker(run_session, camera_id, settings, self._cancel,
-                               self.sim_config_path, _start_thread=False)
+                               self.sim_config_path, _start_thread=False,
+                               _ignore_errors=True)
         worker.yielded.connect(self._on_item)
         worker.errored.connect(self._on_worker_error)
         worker.finished.connect(self._on_worker_finished)
