@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -29,9 +30,20 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def settle_heap() -> None:
+    """Move everything built at start-up out of the garbage collector's way.
+
+    Qt, pyqtgraph and astropy leave a large heap of long-lived objects; without this
+    every full collection walks it again, a 20-40 ms pause of the event loop.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def run_gui(args: argparse.Namespace | None = None) -> int:
     """Open the window, preset from ``args`` (the ``autoflats gui`` options); exit code."""
     app = make_app()
     window = MainWindow(GuiOptions.from_object(args))
     window.show()
+    settle_heap()
     return int(app.exec())

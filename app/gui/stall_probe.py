@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout-s", type=float, default=300.0)
     args = parser.parse_args(argv)
 
-    from app.gui.app import make_app
+    from app.gui.app import make_app, settle_heap
     from app.gui.main_window import SETTINGS_ENV, MainWindow
 
     with tempfile.TemporaryDirectory(prefix="autoflats-stall-") as tmp:
@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         window = MainWindow(camera="sim", sim_config=sim, out=root / "flats", count=args.count)
         window.show()
         wait_until(lambda: window.facts is not None, args.timeout_s)
+        settle_heap()  # as run_gui does
         probe = LatencyProbe(args.interval_ms)
         probe.start()
         window.start()
