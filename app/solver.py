@@ -221,7 +221,7 @@ class ExposureSolver:
         at_max = exposure_s >= cfg.max_exposure_s * 0.9999
         if (obs.saturated or error > 0) and at_min:
             return Step(Verdict.TOO_BRIGHT, exposure_s,
-                        "too bright even at the camera's shortest exposure "
+                        "too bright even at the shortest exposure allowed "
                         f"({cfg.min_exposure_s:g} s): dim the panel or add a diffuser")
         if error < 0 and not obs.saturated and at_max:
             return Step(Verdict.TOO_DARK, exposure_s,
