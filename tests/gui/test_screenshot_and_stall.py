@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from app.events import FinishReason
+from app.gui.app import settle_heap
 from app.gui.stall_probe import LatencyProbe
 from tests.gui.conftest import run_to_end, write_sim
 
@@ -44,6 +45,7 @@ def test_gui_thread_stall_during_26mp_capture(make_window: Any, qtbot: Any, tmp_
     sim.write_text("time_scale = 0.0\n", encoding="utf-8")  # the default 6248 x 4176 sensor
     window = make_window(camera="sim", sim_config=sim, count=3)
     assert window.facts is not None and window.facts.info.megapixels > 26
+    settle_heap()  # as run_gui does once the window is up
     probe = LatencyProbe(interval_ms=10)
     probe.start()
     run_to_end(qtbot, window, timeout_ms=90_000)
