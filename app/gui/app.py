@@ -40,10 +40,17 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def run_gui(args: argparse.Namespace | None = None) -> int:
-    """Open the window, preset from ``args`` (the ``autoflats gui`` options); exit code."""
-    app = make_app()
+def open_window(args: argparse.Namespace | None = None) -> MainWindow:
+    """The shown window, preset from ``args`` (the ``autoflats gui`` options)."""
+    make_app()
     window = MainWindow(GuiOptions.from_object(args))
     window.show()
+    return window
+
+
+def run_gui(args: argparse.Namespace | None = None) -> int:
+    """Open the window and run the event loop until it closes; the exit code."""
+    app = make_app()
+    window = open_window(args)  # noqa: F841 - kept alive while the loop runs
     settle_heap()
     return int(app.exec())

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -124,6 +125,15 @@ class SettingsForm(QGroupBox):
         self.maxExposureSpin.setSuffix(" s")
         self.maxExposureSpin.setToolTip("Longest flat exposure the search may use.")
         form.addRow("Max exposure", self.maxExposureSpin)
+        self.historyCheck = QCheckBox("Start from last time's exposure")
+        self.historyCheck.setObjectName("historyCheck")
+        self.historyCheck.setChecked(True)
+        self.historyCheck.setToolTip(
+            "Panels are usually as bright as last night: start the search at the exposure "
+            "that worked for this camera, gain, offset, binning, filter and target, with the "
+            "bias measured then. Usually one test frame, or none. Untick to search from "
+            "scratch.")
+        form.addRow("", self.historyCheck)
         #: the saved binning, chosen once the camera's bins are known
         self.wanted_bin = 1
 
@@ -147,6 +157,7 @@ class SettingsForm(QGroupBox):
         self.toleranceSpin.setValue(setting_float(qs.value("tolerance"), 5.0))
         self.minExposureSpin.setValue(setting_float(qs.value("min_exposure"), 0.0))
         self.maxExposureSpin.setValue(setting_float(qs.value("max_exposure"), 120.0))
+        self.historyCheck.setChecked(str(qs.value("use_history", "true")).lower() != "false")
 
     def save(self, qs: QSettings) -> None:
         """Store the form in ``qs`` (the caller syncs)."""
@@ -161,6 +172,7 @@ class SettingsForm(QGroupBox):
         qs.setValue("tolerance", self.toleranceSpin.value())
         qs.setValue("min_exposure", self.minExposureSpin.value())
         qs.setValue("max_exposure", self.maxExposureSpin.value())
+        qs.setValue("use_history", self.historyCheck.isChecked())
 
     # -- reading ---------------------------------------------------------------------
     def space(self) -> AduSpace:
@@ -233,7 +245,7 @@ class SettingsForm(QGroupBox):
         for widget in (self.flatCountSpin, self.gainSpin, self.offsetSpin, self.binCombo,
                        self.filterEdit, self.outputDirEdit, self.browseButton, self.targetEdit,
                        self.spaceCombo, self.toleranceSpin, self.minExposureSpin,
-                       self.maxExposureSpin):
+                       self.maxExposureSpin, self.historyCheck):
             widget.setEnabled(editable)
 
     def browse(self) -> None:

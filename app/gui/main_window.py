@@ -13,11 +13,14 @@ presets come as :class:`~app.gui.options.GuiOptions`.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from PyQt6 import sip
 from PyQt6.QtCore import QByteArray, QSettings, Qt, QThreadPool, QTimer, QUrl
 from PyQt6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PyQt6.QtWidgets import (
@@ -83,6 +86,22 @@ __all__ = [
 
 #: how often the newest frame is drawn at most (ms): frames in between are dropped
 RENDER_INTERVAL_MS = 40
+
+
+def _while_alive(slot: Callable[..., None]) -> Callable[..., None]:
+    """Drop a worker's late signal once the window is gone (closed and deleted).
+
+    Workers outlive a closed window for a moment; their results must not reach
+    widgets whose C++ side Qt has already deleted.
+    """
+
+    @functools.wraps(slot)
+    def guarded(self: QMainWindow, *args: Any) -> None:
+        if sip.isdeleted(self):
+            return
+        slot(self, *args)
+
+    return guarded
 
 
 class MainWindow(QMainWindow):
@@ -218,6 +237,7 @@ class MainWindow(QMainWindow):
         self.toleranceSpin = form.toleranceSpin
         self.minExposureSpin = form.minExposureSpin
         self.maxExposureSpin = form.maxExposureSpin
+        self.historyCheck = form.historyCheck
         self.targetEdit.textChanged.connect(self._update_target_info)
         self.spaceCombo.currentIndexChanged.connect(self._update_target_info)
         self.toleranceSpin.valueChanged.connect(self._update_target_info)
@@ -297,6 +317,7 @@ class MainWindow(QMainWindow):
         self._listing_worker = worker
         worker.start()
 
+    @_while_alive
     def _on_listing(self, serial: int, listing: CameraListing, wanted: str | None) -> None:
         """The full camera list (simulators and real cameras) has arrived."""
         if serial != self._listing_serial or self._running:
@@ -335,6 +356,7 @@ class MainWindow(QMainWindow):
         self._probe_worker = worker
         worker.start()
 
+    @_while_alive
     def _on_facts(self, serial: int, facts: CameraFacts) -> None:
         if serial != self._probe_serial:
             return
@@ -346,6 +368,7 @@ class MainWindow(QMainWindow):
             self._start_pending = False
             self.start()
 
+    @_while_alive
     def _on_probe_error(self, serial: int, camera_id: str, error: BaseException) -> None:
         if serial != self._probe_serial:
             return
@@ -428,8 +451,8 @@ class MainWindow(QMainWindow):
         self._started_at = time.monotonic()
         self._set_running(True)
         worker = create_worker(run_session, camera_id, settings, self._cancel,
-                               self.sim_config_path, _start_thread=False,
-                               _ignore_errors=True)
+                               self.sim_config_path, self.historyCheck.isChecked(),
+                               _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(self._on_item)
         worker.errored.connect(self._on_worker_error)
         worker.finished.connect(self._on_worker_finished)
@@ -457,6 +480,7 @@ class MainWindow(QMainWindow):
         self.settingsForm.set_editable(not running)
 
     # -- events --------------------------------------------------------------------
+    @_while_alive
     def _on_item(self, item: object) -> None:
         if isinstance(item, DisplayFrame):
             self._on_frame(item)
@@ -573,6 +597,7 @@ class MainWindow(QMainWindow):
         self.log(f"— {item.reason.value}: {n} flat(s)"
                  + (f"; {item.message}" if item.message else ""))
 
+    @_while_alive
     def _on_worker_error(self, error: BaseException) -> None:
         message = f"internal error: {type(error).__name__}: {error}"
         self.show_error(f"{_sentence(message)} The camera was closed; please report this.")
@@ -580,6 +605,7 @@ class MainWindow(QMainWindow):
         if self.last_finished is None:
             self.statusLabel.setText("Failed: internal error")
 
+    @_while_alive
     def _on_worker_finished(self) -> None:
         self._worker = None
         self._clock_timer.stop()

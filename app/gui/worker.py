@@ -113,6 +113,7 @@ def run_session(
     settings: FlatSettings,
     cancel: threading.Event,
     sim_config_path: SimPath = None,
+    use_history: bool = True,
 ) -> Iterator[Event | DisplayFrame]:
     """Open the camera, run the session, close the camera; yield what the window shows.
 
@@ -129,8 +130,9 @@ def run_session(
         yield SessionFinished(FinishReason.FAILED, message, None, (), None)
         return
     try:
+        history = ExposureHistory.default() if use_history else None
         session = FlatSession(camera, settings, cancel=cancel, camera_id=camera_id,
-                              history=ExposureHistory.default())
+                              history=history)
         for event in session.events():
             if isinstance(event, TestFrame | FlatCaptured):
                 yield display_frame(event)

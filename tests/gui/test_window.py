@@ -322,35 +322,22 @@ def test_night_mode_turns_the_window_red(make_window: Any) -> None:
     assert colour.green() > 150
 
 
-def test_run_gui_opens_the_window(qtbot: Any, sim_toml: Path, tmp_path: Path) -> None:
-    from PyQt6.QtCore import QTimer
-    from PyQt6.QtWidgets import QApplication
-
+def test_gui_command_presets_the_window(qtbot: Any, sim_toml: Path, tmp_path: Path) -> None:
     from app.cli import build_parser
-    from app.gui.app import run_gui
+    from app.gui.app import open_window
 
+    # run_gui = open_window + the event loop; the loop itself is not run here, because a
+    # QApplication that has quit once stops delivering worker signals to later tests.
     args = build_parser().parse_args(["gui", "--camera", "sim-color", "--sim-config",
                                       str(sim_toml), "--out", str(tmp_path / "o"),
                                       "--count", "3"])
-    seen: list[MainWindow] = []
-
-    def check() -> None:
-        windows = [w for w in QApplication.topLevelWidgets()
-                   if isinstance(w, MainWindow) and w.isVisible()]
-        if windows and windows[0].facts is not None:
-            seen.append(windows[0])
-            assert windows[0].current_camera_id() == "sim-color"
-            assert windows[0].flatCountSpin.value() == 3
-            timer.stop()
-            windows[0].close()
-            QApplication.instance().quit()
-
-    timer = QTimer()
-    timer.setInterval(50)
-    timer.timeout.connect(check)
-    timer.start()
-    assert run_gui(args) == 0
-    assert seen
+    window = open_window(args)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.facts is not None, timeout=10_000)
+    assert window.isVisible()
+    assert window.current_camera_id() == "sim-color"
+    assert window.flatCountSpin.value() == 3
+    assert window.outputDirEdit.text() == str(tmp_path / "o")
 
 
 def test_corrupt_settings_file_still_opens(qtbot: Any, tmp_path: Path) -> None:
@@ -368,8 +355,6 @@ def test_corrupt_settings_file_still_opens(qtbot: Any, tmp_path: Path) -> None:
 def test_slow_camera_listing_never_blocks_the_window(qtbot: Any, monkeypatch: pytest.MonkeyPatch,
                                                      qsettings: QSettings) -> None:
     import time
-
-    from PyQt6.QtWidgets import QApplication
 
     from app.gui import main_window
     from drivers.base import CameraEntry
@@ -392,10 +377,51 @@ def test_slow_camera_listing_never_blocks_the_window(qtbot: Any, monkeypatch: py
     assert time.monotonic() - started < 0.8
     assert window.cameraCombo.findData("sim") >= 0
     assert window.cameraCombo.findData("zwo:0") < 0
-    # Plain event processing: pytest-qt's waitUntil did not deliver this worker's
-    # queued signal once earlier GUI tests had run (the app's own event loop does).
-    deadline = time.monotonic() + 10
-    while window.cameraCombo.findData("zwo:0") < 0 and time.monotonic() < deadline:
-        QApplication.processEvents()
-        time.sleep(0.02)
-    assert window.cameraCombo.findData("zwo:0") >= 0
+    qtbot.waitUntil(lambda: window.cameraCombo.findData("zwo:0") >= 0, timeout=10_000)
+
+
+def test_second_run_starts_from_history_unless_unticked(make_window: Any, qtbot: Any) -> None:
+    window = make_window()
+    run_to_end(qtbot, window)
+    first = window.searchPlot.tests[:]
+    run_to_end(qtbot, window)
+    assert len(window.searchPlot.tests) <= max(len(first) - 1, 0)  # history saves frames
+    assert "last time" in window.logView.toPlainText()
+    window.historyCheck.setChecked(False)
+    run_to_end(qtbot, window)
+    assert len(window.searchPlot.tests) == len(first)  # from scratch, as the first time
+
+
+RUN_GUI_SCRIPT = """
+import sys
+from PyQt6.QtCore import QTimer
+from PyQt6.QtWidgets import QApplication
+from app.cli import build_parser
+from app.gui.app import make_app, run_gui
+
+app = make_app()
+def check():
+    for window in QApplication.topLevelWidgets():
+        if getattr(window, "facts", None) is not None:
+            print("READY", window.current_camera_id(), window.flatCountSpin.value())
+            window.close()
+            app.quit()
+timer = QTimer()
+timer.timeout.connect(check)
+timer.start(50)
+sys.exit(run_gui(build_parser().parse_args(sys.argv[1:])))
+"""
+
+
+def test_run_gui_runs_the_event_loop(sim_toml: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_GUI_SCRIPT, "gui", "--camera", "sim-color",
+         "--sim-config", str(sim_toml), "--out", str(tmp_path / "o"), "--count", "3"],
+        capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "READY sim-color 3" in done.stdout
