@@ -65,22 +65,32 @@ def write_new(
     """
     temp = _write_temp(path, write)
     try:
-        for attempt in range(max_tries):
-            candidate = path if attempt == 0 else path.with_stem(f"{path.stem}_{attempt}")
-            try:
-                os.link(temp, candidate)
-            except FileExistsError:
-                continue
-            except OSError:
-                # Filesystems without hard links: check, then rename (tiny race).
-                if candidate.exists():
-                    continue
-                os.rename(temp, candidate)
-            if on_published is not None:
-                on_published(candidate)
-            _fsync_dir(path.parent)
-            return candidate
-        raise FileExistsError(f"no free file name near {path.name}")
+        candidate = link_to_free_name(temp, path, max_tries)
+        if on_published is not None:
+            on_published(candidate)
+        _fsync_dir(path.parent)
+        return candidate
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
+
+
+def link_to_free_name(source: Path, path: Path, max_tries: int = 1000) -> Path:
+    """Give ``source`` the first free name of ``path``, ``name_1.ext``, ...; returns it.
+
+    A hard link claims a name only if it is free, so no file is ever overwritten; the
+    source keeps its own name too. On filesystems without hard links (FAT, exFAT) the
+    source is renamed instead, after checking the name is free (a tiny race).
+    """
+    for attempt in range(max_tries):
+        candidate = path if attempt == 0 else path.with_stem(f"{path.stem}_{attempt}")
+        try:
+            os.link(source, candidate)
+        except FileExistsError:
+            continue
+        except OSError:
+            if candidate.exists():
+                continue
+            os.rename(source, candidate)
+        return candidate
+    raise FileExistsError(f"no free file name near {path.name}")

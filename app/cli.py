@@ -52,7 +52,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _positive_int(name: str):  # type: ignore[no-untyped-def]
+def _whole_number(name: str):  # type: ignore[no-untyped-def]
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     flats.add_argument("--camera", default=None,
                        help="camera id from 'autoflats cameras' (sim = simulator); "
                        "default: the only connected camera")
-    flats.add_argument("--count", type=_positive_int("count"), default=None,
+    flats.add_argument("--count", type=_whole_number("count"), default=None,
                        help="number of flats to capture (required)")
     flats.add_argument("--out", type=Path, default=None, help="output folder (required)")
     flats.add_argument("--resume", type=Path, default=None, metavar="DIR",
@@ -100,9 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the space a bare-number --target is read in (default 16bit)")
     flats.add_argument("--tolerance", type=_float("tolerance"), default=5.0,
                        help="allowed deviation, %% of the target (default 5)")
-    flats.add_argument("--gain", type=_positive_int("gain"), default=None)
-    flats.add_argument("--offset", type=_positive_int("offset"), default=None)
-    flats.add_argument("--bin", type=_positive_int("bin"), default=1, dest="binning")
+    flats.add_argument("--gain", type=_whole_number("gain"), default=None)
+    flats.add_argument("--offset", type=_whole_number("offset"), default=None)
+    flats.add_argument("--bin", type=_whole_number("bin"), default=1, dest="binning")
     flats.add_argument("--filter", default="", dest="filter_name",
                        help="filter name for headers and file names")
     flats.add_argument("--first-exposure", type=_float("first exposure"), default=None,
@@ -122,15 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--camera", default=None, help="preselect this camera id")
     gui.add_argument("--sim-config", type=Path, default=None)
     gui.add_argument("--out", type=Path, default=None, help="output folder")
-    gui.add_argument("--count", type=_positive_int("count"), default=None)
-    gui.add_argument("--gain", type=_positive_int("gain"), default=None)
-    gui.add_argument("--offset", type=_positive_int("offset"), default=None)
+    gui.add_argument("--count", type=_whole_number("count"), default=None)
+    gui.add_argument("--gain", type=_whole_number("gain"), default=None)
+    gui.add_argument("--offset", type=_whole_number("offset"), default=None)
     gui.add_argument("--target", default=None, help="50%% or an ADU value")
 
     doctor = sub.add_parser("doctor", help="check a real-camera setup: SDK, USB, disk")
     doctor.add_argument("--out", type=Path, default=Path("."),
                         help="output folder to check (default: here)")
-    doctor.add_argument("--count", type=_positive_int("count"), default=30,
+    doctor.add_argument("--count", type=_whole_number("count"), default=30,
                         help="planned number of flats, for the free-space check")
     doctor.add_argument("--json", action="store_true", help="machine-readable report")
 

@@ -16,7 +16,6 @@ class Phase(Enum):
     FINDING_EXPOSURE = "finding exposure"
     CAPTURING = "capturing"
     WRITING = "writing"
-    FINISHED = "finished"
 
 
 class FinishReason(Enum):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from app.adu import AduScale
+from app.atomic import link_to_free_name
 from app.events import (
     Event,
     ExposureSolved,
@@ -554,16 +554,12 @@ def _archive_previous_record(path: Path) -> None:
     except (OSError, ValueError, AttributeError):
         started = ""
     stamp = "".join(ch for ch in started if ch.isdigit())[:14] or "previous"
-    for attempt in range(1000):
-        suffix = "" if attempt == 0 else f"_{attempt}"
-        target = path.with_name(f"session-{stamp}{suffix}.json")
-        try:
-            os.link(path, target)
-        except FileExistsError:
-            continue
-        path.unlink()
-        return
-    raise SessionFailure(f"cannot keep the earlier {path.name}; choose a new folder")
+    try:
+        link_to_free_name(path, path.with_name(f"session-{stamp}.json"))
+    except FileExistsError:
+        raise SessionFailure(
+            f"cannot keep the earlier {path.name}; choose a new folder") from None
+    path.unlink(missing_ok=True)  # gone already after the rename fallback
 
 
 def _resolve(exposure_s: float, stats: FrameStats, plan: SessionPlan,

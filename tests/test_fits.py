@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pytest
 from astropy.io import fits
 
 from app.fits_store import FlatMeta, flat_filename, flat_header, safe_name_part, write_flat
@@ -60,3 +61,18 @@ def test_never_overwrites(tmp_path: Path) -> None:
     assert existing.read_bytes() == b"precious"
     assert {second.name, third.name} == {"a_1.fits", "a_2.fits"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.fits", "a_1.fits", "a_2.fits"]
+
+
+def test_no_overwrite_on_filesystems_without_hard_links(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    def no_links(source: object, target: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # as on FAT / exFAT
+
+    monkeypatch.setattr(os, "link", no_links)
+    frame = np.zeros((4, 8), dtype=np.uint16)
+    (tmp_path / "a.fits").write_bytes(b"precious")
+    written = write_flat(tmp_path, "a.fits", frame, flat_header(INFO, META))
+    assert written.name == "a_1.fits" and (tmp_path / "a.fits").read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.fits", "a_1.fits"]
