@@ -270,12 +270,13 @@ class FlatSession:
         frame = run.pool.acquire(self.cancel)
         try:
             start_utc = utc_now()
-            frame = self.camera.capture(exposure_s, cancel=self.cancel, out=frame)
+            taken = self.camera.capture(exposure_s, cancel=self.cancel, out=frame)
+            frame = taken.frame
             stats = frame_stats(frame, run.scale, self.camera.info.bayer_pattern)
         except BaseException:
             run.pool.release(frame)
             raise
-        return _Shot(frame, stats, exposure_s, start_utc)
+        return _Shot(frame, stats, taken.exposure_s, start_utc)
 
     def _find_exposure(self, run: _Run) -> Generator[Event, None, _Found]:
         """Test frames until one lands within tolerance; that frame becomes a flat."""

@@ -202,7 +202,7 @@ def run_nina_like(sc: Scenario, width: int = 512, height: int = 384) -> Run:
     buffer = np.empty(camera.frame_shape, dtype=np.uint16)
     for _ in range(21):
         actual = camera.clamp_exposure(exposure)
-        frame = camera.capture(actual, out=buffer)
+        frame = camera.capture(actual, out=buffer).frame
         exposures.append(actual)
         mean16 = frame_stats(frame, scale, camera.info.bayer_pattern).mean_16bit
         if abs(mean16 - target16) <= 0.1 * target16:
@@ -255,7 +255,7 @@ def run_ekos_like(sc: Scenario, width: int = 512, height: int = 384,
     buffer = np.empty(camera.frame_shape, dtype=np.uint16)
     for _ in range(max_frames):
         actual = camera.clamp_exposure(exposure)
-        frame = camera.capture(actual, out=buffer)
+        frame = camera.capture(actual, out=buffer).frame
         exposures.append(actual)
         stats = frame_stats(frame, scale, info.bayer_pattern)
         channels = stats.channel_means_native

@@ -131,6 +131,19 @@ class CameraControls:
     offset: ControlRange
 
 
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """A finished exposure: the frame and the exposure the camera says it applied.
+
+    ``exposure_s`` is what the camera reports (after clamping to its range and
+    rounding to its exposure grid), not what was asked for: it goes into the
+    record and the FITS headers.
+    """
+
+    frame: Frame
+    exposure_s: float
+
+
 class ExposureStatus(Enum):
     """Where an exposure is (the ZWO SDK's four states)."""
 
@@ -286,7 +299,11 @@ class Camera(ABC):
 
     # -- exposures ---------------------------------------------------------------
     def start_exposure(self, exposure_s: float) -> float:
-        """Start an exposure; returns the exposure actually used (clamped, warned)."""
+        """Start an exposure; returns the exposure the camera applies.
+
+        Out-of-range requests are clamped with a warning; a driver whose camera
+        rounds exposures to a grid returns the rounded value from its hook.
+        """
         actual_s = self.clamp_exposure(exposure_s)
         if not math.isclose(actual_s, exposure_s, rel_tol=1e-9):
             log.warning(
@@ -297,8 +314,8 @@ class Camera(ABC):
             )
         with self._lock:
             self._require_open()
-            self._do_start_exposure(actual_s)
-        return actual_s
+            applied_s = self._do_start_exposure(actual_s)
+        return actual_s if applied_s is None else applied_s
 
     def exposure_status(self) -> ExposureStatus:
         """Poll the running exposure."""
@@ -337,8 +354,8 @@ class Camera(ABC):
         cancel: threading.Event | None = None,
         out: Frame | None = None,
         timeout_margin_s: float | None = None,
-    ) -> Frame:
-        """Take one exposure and return its frame: start, poll, read, with retries.
+    ) -> Capture:
+        """Take one exposure: start, poll, read, with retries; the frame and applied time.
 
         A failed, hung or short exposure is retried up to :attr:`max_retries` times
         (stop, restart), as INDI's ASI driver does; then the typed error is raised.
@@ -369,7 +386,7 @@ class Camera(ABC):
         cancel: threading.Event | None,
         out: Frame | None,
         margin_s: float,
-    ) -> Frame:
+    ) -> Capture:
         actual_s = self.start_exposure(exposure_s)
         started = self.clock.monotonic()
         deadline = started + actual_s + margin_s
@@ -379,7 +396,7 @@ class Camera(ABC):
                 raise ExposureAbortedError("exposure aborted")
             status = self.exposure_status()
             if status is ExposureStatus.SUCCESS:
-                return self.read_frame(out)
+                return Capture(self.read_frame(out), actual_s)
             if status is ExposureStatus.FAILED:
                 raise ExposureFailedError(f"{self.info.name} reported a failed exposure")
             if status is ExposureStatus.IDLE:
@@ -414,7 +431,8 @@ class Camera(ABC):
     def _do_set_binning(self, binning: int) -> None: ...
 
     @abstractmethod
-    def _do_start_exposure(self, exposure_s: float) -> None: ...
+    def _do_start_exposure(self, exposure_s: float) -> float | None:
+        """Start the exposure; return the exposure applied if the camera changed it."""
 
     @abstractmethod
     def _do_exposure_status(self) -> ExposureStatus: ...
@@ -447,6 +465,7 @@ def binned_shape(info: CameraInfo, binning: int) -> tuple[int, int]:
 __all__ = [
     "BAYER_PATTERNS",
     "Camera",
+    "Capture",
     "CameraControls",
     "CameraDisconnectedError",
     "CameraEntry",

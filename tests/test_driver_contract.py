@@ -95,7 +95,7 @@ def test_info_and_controls_are_consistent(camera: Camera) -> None:
 
 
 def test_capture_gives_msb_aligned_uint16_frames(camera: Camera) -> None:
-    frame = camera.capture(0.1)
+    frame = camera.capture(0.1).frame
     assert frame.dtype == np.uint16 and frame.shape == camera.frame_shape
     shift = 16 - camera.info.bit_depth
     if shift:
@@ -104,14 +104,14 @@ def test_capture_gives_msb_aligned_uint16_frames(camera: Camera) -> None:
 
 
 def test_signal_grows_with_exposure(camera: Camera) -> None:
-    short = float(camera.capture(0.05).mean())
-    long = float(camera.capture(0.2).mean())
+    short = float(camera.capture(0.05).frame.mean())
+    long = float(camera.capture(0.2).frame.mean())
     assert long > short * 1.5
 
 
 def test_capture_fills_out_in_place(camera: Camera) -> None:
     out = np.zeros(camera.frame_shape, dtype=np.uint16)
-    assert camera.capture(0.1, out=out) is out and out.any()
+    assert camera.capture(0.1, out=out).frame is out and out.any()
     with pytest.raises(ValueError):
         camera.read_frame(np.zeros((3, 3), dtype=np.uint16))
 
@@ -150,7 +150,7 @@ def test_settings_are_validated(camera: Camera) -> None:
 def test_binning_changes_the_frame(camera: Camera) -> None:
     camera.set_binning(2)
     assert camera.frame_shape == binned_shape(camera.info, 2)
-    assert camera.capture(0.1).shape == camera.frame_shape
+    assert camera.capture(0.1).frame.shape == camera.frame_shape
 
 
 def test_abort_leaves_the_camera_idle(camera: Camera) -> None:
@@ -164,7 +164,7 @@ def test_cancel_raises_aborted(camera: Camera) -> None:
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(ExposureAbortedError):
-        camera.capture(5.0, cancel=cancel)
+        camera.capture(5.0, cancel=cancel).frame
     assert camera.exposure_status() is not ExposureStatus.WORKING
 
 
@@ -187,43 +187,43 @@ def test_close_is_idempotent_and_blocks_use(build: Callable[..., Camera]) -> Non
     assert not cam.is_open
     cam.close()
     with pytest.raises(CameraError):
-        cam.capture(0.1)
+        cam.capture(0.1).frame
 
 
 def test_failed_exposure_is_retried(build: Callable[..., Camera]) -> None:
     with build(fail={1}) as cam:
-        assert cam.capture(0.1).shape == cam.frame_shape
+        assert cam.capture(0.1).frame.shape == cam.frame_shape
 
 
 def test_hung_exposure_times_out_and_is_retried(build: Callable[..., Camera]) -> None:
     with build(hang={1}) as cam:
         before = cam.clock.monotonic()
-        cam.capture(0.5)
+        cam.capture(0.5).frame
         assert cam.clock.monotonic() - before >= 0.5 + 2.0
 
 
 def test_short_frame_is_retried(build: Callable[..., Camera]) -> None:
     with build(short={1}) as cam:
-        assert cam.capture(0.1).shape == cam.frame_shape
+        assert cam.capture(0.1).frame.shape == cam.frame_shape
 
 
 def test_persistent_faults_raise_typed_errors(build: Callable[..., Camera]) -> None:
     with build(fail={1, 2, 3}) as cam, pytest.raises(ExposureFailedError):
-        cam.capture(0.1)
+        cam.capture(0.1).frame
     with build(short={1, 2, 3}) as cam, pytest.raises(FrameError):
-        cam.capture(0.1)
+        cam.capture(0.1).frame
 
 
 def test_disconnect_is_not_retried(build: Callable[..., Camera]) -> None:
     with build(disconnect=2) as cam:
-        cam.capture(0.1)
+        cam.capture(0.1).frame
         with pytest.raises(CameraDisconnectedError):
-            cam.capture(0.1)
+            cam.capture(0.1).frame
 
 
 def test_simulated_clock_makes_long_exposures_instant(build: Callable[..., Camera]) -> None:
     with build() as cam:
         assert isinstance(cam.clock, SimulatedClock)
         exposure_s = min(300.0, cam.controls.exposure_s.maximum)
-        cam.capture(exposure_s)
+        cam.capture(exposure_s).frame
         assert cam.clock.monotonic() >= exposure_s

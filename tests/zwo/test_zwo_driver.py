@@ -57,7 +57,7 @@ def test_bayer_codes_map_and_match_the_pixels(code: int, pattern: str) -> None:
                                color=True, bayer_code=code, offset_default=0))
     assert camera.info.bayer_pattern == pattern
     with camera:
-        frame = camera.capture(1.0).astype(float)
+        frame = camera.capture(1.0).frame.astype(float)
     means = {pattern[2 * dy + dx] + str(dy * 2 + dx): frame[dy::2, dx::2].mean()
              for dy in (0, 1) for dx in (0, 1)}
     red = next(v for k, v in means.items() if k[0] == "R")
@@ -110,7 +110,7 @@ def test_binning_sets_the_binned_roi() -> None:
         camera.set_binning(2)
         assert sdk.cameras[0].roi == (48, 34, 2, z.ASI_IMG_RAW16)
         assert camera.frame_shape == binned_shape(camera.info, 2) == (34, 48)
-        assert camera.capture(0.5).shape == (34, 48)
+        assert camera.capture(0.5).frame.shape == (34, 48)
     uncooled, _ = make("uncooled")
     with uncooled, pytest.raises(UnsupportedError, match="binning 3"):
         uncooled.set_binning(3)
@@ -120,8 +120,8 @@ def test_binning_sets_the_binned_roi() -> None:
 def test_exposure_is_sent_in_microseconds() -> None:
     camera, sdk = make("mono12")
     with camera:
-        camera.capture(1.5)
-        camera.capture(0.0012345)
+        camera.capture(1.5).frame
+        camera.capture(0.0012345).frame
     starts = [args[0] for kind, args in sdk.cameras[0].calls if kind == "start"]
     assert starts == [1_500_000, 1234]
 
@@ -142,7 +142,7 @@ def test_a_silent_clamp_by_the_camera_is_reported(caplog: pytest.LogCaptureFixtu
     with camera:
         sdk.cameras[0].controls[z.ASI_EXPOSURE].maximum = 1_000_000  # firmware says 1 s
         with caplog.at_level(logging.WARNING):
-            camera.capture(2.0)
+            camera.capture(2.0).frame
     assert sdk.cameras[0].values[z.ASI_EXPOSURE] == 1_000_000
     assert "clamped exposure 2000000 us to 1000000 us" in caplog.text
 
@@ -162,7 +162,7 @@ def test_a_gain_the_camera_does_not_keep_is_an_error() -> None:
 def test_raw16_is_msb_aligned_as_delivered(key: str) -> None:
     camera, sdk = make(key)
     with camera:
-        frame = camera.capture(0.2)
+        frame = camera.capture(0.2).frame
         native = sdk.cameras[0].pixels()
     shift = 16 - MODELS[key].bit_depth
     assert frame.dtype == np.uint16
@@ -176,18 +176,18 @@ def test_read_into_out_fills_it_in_place() -> None:
     camera, _ = make("mono12")
     with camera:
         out = np.zeros(camera.frame_shape, dtype=np.uint16)
-        frame = camera.capture(0.3, out=out)
+        frame = camera.capture(0.3, out=out).frame
         assert frame is out and out.any()
 
 
 def test_without_out_one_driver_buffer_is_reused_per_shape() -> None:
     camera, _ = make("mono12")
     with camera:
-        first = camera.capture(0.3)
-        second = camera.capture(0.6)
+        first = camera.capture(0.3).frame
+        second = camera.capture(0.6).frame
         assert second is first  # no new full-size array per frame
         camera.set_binning(2)
-        binned = camera.capture(0.3)
+        binned = camera.capture(0.3).frame
         assert binned is not first and binned.shape == camera.frame_shape
 
 
@@ -197,7 +197,7 @@ def test_failed_exposure_is_stopped_and_retried() -> None:
     fake = sdk.cameras[0]
     fake.faults.fail_at = {1}
     with camera:
-        camera.capture(0.5)
+        camera.capture(0.5).frame
     assert fake.exposures_started == 2 and fake.stops >= 1 and fake.reads == 1
 
 
@@ -206,7 +206,7 @@ def test_persistent_failure_raises_after_bounded_retries() -> None:
     fake = sdk.cameras[0]
     fake.faults.fail_at = set(range(1, 10))
     with camera, pytest.raises(ExposureFailedError):
-        camera.capture(0.5)
+        camera.capture(0.5).frame
     assert fake.exposures_started == camera.max_retries + 1
 
 
@@ -217,7 +217,7 @@ def test_never_finishing_exposure_times_out_then_retries() -> None:
     with camera:
         started = sdk.clock.monotonic()
         with pytest.raises(ExposureTimeoutError, match="did not finish"):
-            camera.capture(1.0)
+            camera.capture(1.0).frame
         elapsed = sdk.clock.monotonic() - started
     assert fake.exposures_started == 3
     assert elapsed >= 3 * (1.0 + 2.0)  # each try waited exposure + margin
@@ -228,18 +228,18 @@ def test_short_frame_is_a_frame_error_and_is_retried() -> None:
     fake = sdk.cameras[0]
     fake.faults.short_at = {1}
     with camera:
-        camera.capture(0.2)
+        camera.capture(0.2).frame
     assert fake.exposures_started == 2
     fake.faults.short_at = {3, 4, 5}
     with camera, pytest.raises(FrameError, match="bytes"):
-        camera.capture(0.2)
+        camera.capture(0.2).frame
 
 
 def test_sdk_read_timeout_is_retried() -> None:
     camera, sdk = make("mono12")
     sdk.cameras[0].faults.read_timeout_at = {1}
     with camera:
-        camera.capture(0.2)
+        camera.capture(0.2).frame
     assert sdk.cameras[0].exposures_started == 2
 
 
@@ -248,7 +248,7 @@ def test_start_is_retried_like_indi() -> None:
     fake = sdk.cameras[0]
     fake.faults.start_errors = {1: z.ASI_ERROR_GENERAL_ERROR, 2: z.ASI_ERROR_GENERAL_ERROR}
     with camera:
-        camera.capture(0.2)
+        camera.capture(0.2).frame
     assert fake.start_calls == 3 and fake.exposures_started == 1
 
 
@@ -258,7 +258,7 @@ def test_removed_camera_is_disconnected_and_not_retried() -> None:
     fake.faults.remove_at = 1
     with camera:
         with pytest.raises(CameraDisconnectedError, match="USB cable"):
-            camera.capture(1.0)
+            camera.capture(1.0).frame
         assert fake.exposures_started == 1
         with pytest.raises(CameraDisconnectedError):
             camera.set_gain(100)
@@ -269,7 +269,7 @@ def test_removed_at_start_is_not_retried() -> None:
     camera, sdk = make("mono12")
     sdk.cameras[0].faults.start_errors = {1: z.ASI_ERROR_CAMERA_REMOVED}
     with camera, pytest.raises(CameraDisconnectedError):
-        camera.capture(0.1)
+        camera.capture(0.1).frame
     assert sdk.cameras[0].start_calls == 1
 
 
@@ -290,7 +290,7 @@ def test_cancel_aborts_the_exposure() -> None:
     sdk = FakeZwoSdk("mono12", clock=clock)
     with ZwoCamera(0, sdk=sdk, clock=clock) as camera:
         with pytest.raises(ExposureAbortedError):
-            camera.capture(30.0, cancel=cancel)
+            camera.capture(30.0, cancel=cancel).frame
         assert camera.exposure_status() is ExposureStatus.IDLE
     fake = sdk.cameras[0]
     assert fake.stops >= 1 and fake.reads == 0 and clock.monotonic() < 3.0
@@ -372,7 +372,7 @@ def test_close_is_clean_and_idempotent_and_not_in_del() -> None:
     assert not fake.is_open and fake.stops == 1 and fake.calls[-1] == ("close", ())
     camera.close()
     with pytest.raises(CameraError, match="not open"):
-        camera.capture(0.1)
+        camera.capture(0.1).frame
 
 
 def test_failed_open_closes_the_camera() -> None:
