@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench sim-run gui-stall reliability clean venv
+.PHONY: run test lint bench sim-run gui-stall reliability screenshot clean venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ bench: $(STAMP)
 # The fault campaign over the simulator; rewrites docs/reliability.md.
 reliability: $(STAMP)
 	$(BIN)/python -m tests.fault_campaign --runs 20
+
+# The README screenshot (docs/screenshot.png): the window after a simulated colour run.
+screenshot: $(STAMP)
+	AUTOFLATS_SCREENSHOT=$(CURDIR)/docs/screenshot.png QT_QPA_PLATFORM=offscreen \
+		$(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/gui/test_screenshot_and_stall.py::test_screenshot
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -78,6 +78,10 @@ class AduScale:
         )
 
 
+#: a bare-number target at or below this is a share typed without '%', not an ADU value
+MIN_ADU_TARGET = 100.0
+
+
 class TargetError(ValueError):
     """A target the user typed cannot be used; the message says what to change."""
 
@@ -112,6 +116,13 @@ class Target:
             raise TargetError(f"target must be above 0, got {self.value:g}")
         if self.is_percent and self.value >= 100:
             raise TargetError(f"target {self.value:g}% must be below 100% of full scale")
+        if not self.is_percent and self.value <= MIN_ADU_TARGET:
+            # '0.5' or '50' are shares of full scale typed without the % sign, not ADU.
+            percent = self.value * 100 if self.value <= 1 else self.value
+            raise TargetError(
+                f"target {self.value:g} is read as {self.value:g} ADU, far too dark for a "
+                f"flat; did you mean {percent:g}%? (give ADU values above "
+                f"{MIN_ADU_TARGET:g})")
 
     def native(self, scale: AduScale) -> float:
         """The target in native ADU for a sensor of ``scale``; refuses above full scale."""

@@ -34,7 +34,12 @@ from app.events import (
 )
 from app.history import ExposureHistory
 from app.plan import check_output_folder, plan_session
-from app.resume import load_resume, settings_from_record
+from app.resume import (
+    check_resume_count,
+    check_same_camera,
+    load_resume,
+    settings_from_record,
+)
 from app.session import FlatSession
 from app.settings import FlatSettings, SettingsError
 from drivers.errors import CameraError
@@ -100,9 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the space a bare-number --target is read in (default 16bit)")
     flats.add_argument("--tolerance", type=_float("tolerance"), default=5.0,
                        help="allowed deviation, %% of the target (default 5)")
-    flats.add_argument("--gain", type=_whole_number("gain"), default=None)
-    flats.add_argument("--offset", type=_whole_number("offset"), default=None)
-    flats.add_argument("--bin", type=_whole_number("bin"), default=1, dest="binning")
+    flats.add_argument("--gain", type=_whole_number("gain"), default=None,
+                       help="camera gain, the same as your lights (default: the camera's)")
+    flats.add_argument("--offset", type=_whole_number("offset"), default=None,
+                       help="camera offset (black level), the same as your lights "
+                       "(default: the camera's)")
+    flats.add_argument("--bin", type=_whole_number("bin"), default=1, dest="binning",
+                       help="binning, the same as your lights (default 1)")
+    flats.add_argument("--per-channel", action="store_true",
+                       help="colour sensors: aim the brightest colour channel at the target "
+                       "instead of the whole-frame mean")
+    flats.add_argument("--lower-target", action="store_true",
+                       help="lower the target to the sensor's linear limit when 'autoflats "
+                       "linearity' measured one below it")
     flats.add_argument("--filter", default="", dest="filter_name",
                        help="filter name for headers and file names")
     flats.add_argument("--first-exposure", type=_float("first exposure"), default=None,
@@ -117,6 +132,20 @@ def build_parser() -> argparse.ArgumentParser:
     flats.add_argument("--json", action="store_true",
                        help="also print the session summary (session.json) on stdout")
     flats.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    lin = sub.add_parser("linearity", help="measure where the sensor's response stops "
+                         "being linear (an exposure ramp on the flat panel) and a safe target")
+    lin.add_argument("--camera", default=None, help="camera id (sim = simulator)")
+    lin.add_argument("--sim-config", type=Path, default=None, help="simulator parameters (TOML)")
+    lin.add_argument("--gain", type=_whole_number("gain"), default=None,
+                     help="camera gain, the same as your flats (default: the camera's)")
+    lin.add_argument("--offset", type=_whole_number("offset"), default=None,
+                     help="camera offset, the same as your flats (default: the camera's)")
+    lin.add_argument("--bin", type=_whole_number("bin"), default=1, dest="binning",
+                     help="binning (default 1)")
+    lin.add_argument("--no-history", action="store_true",
+                     help="do not remember the limit for later 'autoflats flats' runs")
+    lin.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     gui.add_argument("--camera", default=None, help="preselect this camera id")
@@ -155,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cameras(args)
         if args.command == "flats":
             return _flats(args)
+        if args.command == "linearity":
+            from app.linearity_cli import run_linearity
+
+            return run_linearity(args, _choose_camera(args))
         if args.command == "gui":
             if _no_display():
                 _err("autoflats: error: no display to open the window on (over SSH? use "
@@ -238,6 +271,8 @@ def _settings_from_args(args: argparse.Namespace) -> FlatSettings:
         first_exposure_s=args.first_exposure,
         min_exposure_s=args.min_exposure,
         max_exposure_s=args.max_exposure,
+        per_channel=args.per_channel,
+        lower_target_if_nonlinear=args.lower_target,
     )
 
 
@@ -257,10 +292,17 @@ def _flats(args: argparse.Namespace) -> int:
     resume = None
     if args.resume is not None:
         resume = load_resume(args.resume)
+        check_resume_count(resume, args.count)
         settings = settings_from_record(resume, args.resume, args.count)
         recorded_id = resume.record.get("camera_id")
         if args.camera is None and isinstance(recorded_id, str):
             args.camera = recorded_id
+        recorded_sim = resume.record.get("sim_config")
+        if args.sim_config is None and isinstance(recorded_sim, str):
+            if not Path(recorded_sim).is_file():
+                raise UsageError(f"the session used --sim-config {recorded_sim}, which is "
+                                 "gone; give --sim-config again")
+            args.sim_config = Path(recorded_sim)
     else:
         for option in ("count", "out"):
             if getattr(args, option) is None:
@@ -276,13 +318,17 @@ def _flats(args: argparse.Namespace) -> int:
     try:
         with camera:
             # Bad input is refused before the first exposure, with exit code 2.
+            if resume is not None:
+                check_same_camera(resume.record, camera.info)
             plan = plan_session(camera, settings)
             done = len(resume.flats) if resume else 0
             check_output_folder(settings.out_dir,
                                 max(settings.count - done, 0) * plan.frame_bytes)
             history = None if args.no_history else ExposureHistory.default()
+            extra = ({"sim_config": str(args.sim_config.resolve())}
+                     if args.sim_config is not None else {})
             session = FlatSession(camera, settings, cancel=cancel, resume=resume,
-                                  camera_id=camera_id, history=history)
+                                  camera_id=camera_id, history=history, record_extra=extra)
             for event in session.events():
                 if not args.quiet:
                     _print_event(event, AduScale(camera.info.bit_depth))
@@ -331,7 +377,9 @@ def _print_event(event: Event, scale: AduScale) -> None:
     elif isinstance(event, SessionError):
         pass  # reported once at the end
     elif isinstance(event, SessionFinished) and event.reason is FinishReason.COMPLETED:
-        _err(f"done: {len(event.files)} flats at {event.exposure_s:.6g} s; record in "
-             f"{event.session_file}")
-        _err(f"next: dark flats of {event.exposure_s:.6g} s at the same gain and offset "
-             "(or a bias), at the sensor temperature of the flats")
+        at = f" at {event.exposure_s:.6g} s" if event.exposure_s is not None else ""
+        where = f"; record in {event.session_file}" if event.session_file else ""
+        _err(f"done: {len(event.files)} flats{at}{where}")
+        if event.exposure_s is not None:
+            _err(f"next: dark flats of {event.exposure_s:.6g} s at the same gain and offset "
+                 "(or a bias), at the sensor temperature of the flats")

@@ -115,9 +115,15 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """Something the user should know that does not stop the session."""
+    """Something the user should know that does not stop the session.
+
+    ``warning``: the flats may be worse for it (a clipping or weak channel, a
+    non-linear response, flicker, a quantised exposure); warnings are kept in
+    session.json's ``warnings``.
+    """
 
     message: str
+    warning: bool = False
 
 
 @dataclass(frozen=True, slots=True)

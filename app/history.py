@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from app.atomic import write_replace
+from drivers.base import CameraInfo
 
 HISTORY_ENV = "AUTOFLATS_HISTORY"
 MAX_ENTRIES = 500
@@ -35,11 +36,25 @@ class HistoryKey:
     binning: int
     filter_name: str
     target_native: float
+    #: what makes an exposure transferable: the model and its sensor
+    #: (e.g. "ZWO ASI2600MM Pro 6248x4176 16-bit mono"), not only the camera's name
+    sensor: str = ""
 
     def text(self) -> str:
         """The key as stored."""
-        return (f"{self.camera}|g{self.gain}|o{self.offset}|bin{self.binning}|"
+        return (f"{self.camera}|{self.sensor}|g{self.gain}|o{self.offset}|bin{self.binning}|"
                 f"{self.filter_name}|t{self.target_native:.0f}")
+
+
+def sensor_key(info: CameraInfo) -> str:
+    """The sensor as a history key part: model, size, bit depth and colour."""
+    colour = info.bayer_pattern or "mono"
+    return f"{info.model} {info.width}x{info.height} {info.bit_depth}-bit {colour}"
+
+
+def linearity_key(info: CameraInfo, gain: int, offset: int, binning: int) -> str:
+    """What a linearity measurement holds for: the sensor at one gain, offset and bin."""
+    return f"{info.name}|{sensor_key(info)}|g{gain}|o{offset}|bin{binning}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +108,26 @@ class ExposureHistory:
 
     def remember(self, key: HistoryKey, entry: HistoryEntry) -> None:
         """Store ``entry`` under ``key``; failures are logged, never raised."""
+        self._store(key.text(), asdict(entry))
+
+    def remember_linear_limit(self, key: str, limit_native: float) -> None:
+        """Store the linear limit 'autoflats linearity' measured (see :func:`linearity_key`)."""
+        self._store("linearity|" + key, {"linear_limit_native": round(limit_native, 3)})
+
+    def linear_limit(self, key: str) -> float | None:
+        """The measured linear limit (native ADU) for ``key``, None when never measured."""
+        raw = self._read().get("linearity|" + key)
+        try:
+            value = float(raw["linear_limit_native"]) if isinstance(raw, dict) else None
+        except (KeyError, TypeError, ValueError):
+            return None
+        return value if value is not None and value > 0 else None
+
+    def _store(self, key: str, value: dict[str, Any]) -> None:
         with self._lock:
             data = self._read()
-            data.pop(key.text(), None)
-            data[key.text()] = asdict(entry)
+            data.pop(key, None)
+            data[key] = value
             while len(data) > MAX_ENTRIES:
                 data.pop(next(iter(data)))
             text = json.dumps(data, indent=1) + "\n"

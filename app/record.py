@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -43,11 +44,15 @@ class SessionRecord:
             "test_exposures": [],
             "exposure_s": None,
             "flats": [],
+            "warnings": [],
+            "rejected_flats": 0,
         }
         if previous:  # a resumed session keeps what the earlier run recorded
             self._data["test_exposures"] = list(previous.get("test_exposures", []))
             self._data["flats"] = list(previous.get("flats", []))
             self._data["exposure_s"] = previous.get("exposure_s")
+            self._data["warnings"] = list(previous.get("warnings", []))
+            self._data["rejected_flats"] = int(previous.get("rejected_flats", 0) or 0)
         if extra:
             self._data.update(extra)
 
@@ -72,11 +77,24 @@ class SessionRecord:
             self._save_locked()
 
     def add_flat(self, file: str, exposure_s: float, mean_native: float,
-                 mean_16bit: float) -> None:
+                 mean_16bit: float, **more: Any) -> None:
         """Append a flat that is complete on disk, and save."""
-        entry = {"file": file} | _frame_entry(exposure_s, mean_native, mean_16bit)
+        entry = {"file": file} | _frame_entry(exposure_s, mean_native, mean_16bit) | more
         with self._lock:
             self._data["flats"].append(entry)
+            self._save_locked()
+
+    def add_warning(self, message: str) -> None:
+        """Append a warning the user should read (once each), and save."""
+        with self._lock:
+            if message not in self._data["warnings"]:
+                self._data["warnings"].append(message)
+                self._save_locked()
+
+    def count_rejected_flat(self) -> None:
+        """One more flat dropped after the search (out of tolerance), and save."""
+        with self._lock:
+            self._data["rejected_flats"] += 1
             self._save_locked()
 
     def save(self) -> None:
@@ -99,3 +117,10 @@ def _frame_entry(exposure_s: float, mean_native: float, mean_16bit: float) -> di
         "mean_native": round(mean_native, 3),
         "mean_16bit": round(mean_16bit, 3),
     }
+
+
+def channels_entry(channels_16bit: Mapping[str, float] | None) -> dict[str, Any]:
+    """``{"channels_16bit": {...}}`` for a colour frame, nothing for mono."""
+    if not channels_16bit:
+        return {}
+    return {"channels_16bit": {ch: round(v, 3) for ch, v in channels_16bit.items()}}

@@ -20,6 +20,7 @@ from app.adu import AduSpace, Target, TargetError
 from app.atomic import TEMP_SUFFIX
 from app.record import SESSION_FILE
 from app.settings import FlatSettings, SettingsError
+from drivers.base import CameraInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +108,33 @@ def _int_or_none(value: object) -> int | None:
 
 def _float_or_none(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) else None
+
+
+def check_same_camera(record: dict[str, Any], info: CameraInfo) -> None:
+    """Refuse to continue a session on a camera that would not give matching flats."""
+    differences = []
+    if record.get("camera") not in (None, info.name):
+        differences.append(f"camera {info.name!r} (the session used {record['camera']!r})")
+    if record.get("model") not in (None, info.model):
+        differences.append(f"model {info.model!r} (the session used {record['model']!r})")
+    sensor = record.get("sensor")
+    if isinstance(sensor, dict) and (sensor.get("width"), sensor.get("height")) != (
+            info.width, info.height):
+        differences.append(f"sensor {info.width}x{info.height} (the session used "
+                           f"{sensor.get('width')}x{sensor.get('height')})")
+    if record.get("bit_depth") not in (None, info.bit_depth):
+        differences.append(f"bit depth {info.bit_depth} (the session used "
+                           f"{record['bit_depth']})")
+    if differences:
+        raise SettingsError(
+            "cannot resume: this camera differs from the session's: "
+            + "; ".join(differences) + "; use the same camera (and --sim-config), or a new "
+            "folder")
+
+
+def check_resume_count(state: ResumeState, count: int | None) -> None:
+    """--count may raise the total of a resumed session, never drop listed flats."""
+    if count is not None and count < len(state.flats):
+        raise SettingsError(
+            f"{len(state.flats)} flats are already there; --count must be at least "
+            f"{len(state.flats)} (or leave it out)")

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from app import defaults
 from app.adu import AduScale
 from app.atomic import link_to_free_name
+from app.drift import LevelTracker
 from app.events import (
     Event,
     ExposureSolved,
@@ -40,9 +44,16 @@ from app.events import (
 )
 from app.fits_store import FlatMeta, flat_filename, flat_header, session_stamp, utc_now
 from app.flicker import BANDING_LIMIT, min_flicker_safe_exposure_s, row_banding
-from app.history import ExposureHistory, HistoryEntry, HistoryKey
+from app.history import (
+    ExposureHistory,
+    HistoryEntry,
+    HistoryKey,
+    linearity_key,
+    sensor_key,
+)
+from app.linearity import SAFE_SHARE
 from app.plan import SessionPlan, check_output_folder, plan_session
-from app.record import SESSION_FILE, SessionRecord
+from app.record import SESSION_FILE, SessionRecord, channels_entry
 from app.resume import ResumeState
 from app.settings import FlatSettings, SettingsError
 from app.solver import SATURATED_FRACTION, ExposureSolver, LinearFit, SolverConfig, Step, Verdict
@@ -54,6 +65,7 @@ from app.stats import (
     preview,
     shot_noise_signal_native,
 )
+from app.steering import Aim, Level, Steering
 from app.writer import FitsWriter, WriteJob
 from drivers.base import Camera
 from drivers.errors import CameraError, ExposureAbortedError
@@ -79,6 +91,7 @@ class _Run:
     record: SessionRecord
     stamp: str
     done_before: int
+    steering: Steering
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +145,7 @@ class FlatSession:
         resume: ResumeState | None = None,
         camera_id: str | None = None,
         history: ExposureHistory | None = None,
+        record_extra: Mapping[str, Any] | None = None,
     ) -> None:
         self.camera = camera
         self.settings = settings
@@ -148,6 +162,7 @@ class FlatSession:
         self._history = history
         self._flicker_reported = False
         self._camera_id = camera_id
+        self._record_extra = dict(record_extra or {})
 
     def events(self) -> Iterator[Event]:
         """Run the session, yielding events; the last is always SessionFinished.
@@ -209,10 +224,38 @@ class FlatSession:
         info = cam.info
         scale = AduScale(info.bit_depth)
         plan = plan_session(cam, settings)
+        ceiling = defaults.LINEAR_CEILING_SHARE * scale.full_scale_native
+        pending: list[str] = []
+        limit = (self._history.linear_limit(linearity_key(info, plan.gain, plan.offset,
+                                                          plan.binning))
+                 if self._history is not None else None)
+        if limit is not None:
+            ceiling = min(ceiling, limit)
+            if plan.target_native + plan.tolerance_native > limit:
+                safe = SAFE_SHARE * limit
+                full = scale.full_scale_native
+                if settings.lower_target_if_nonlinear:
+                    plan = replace(plan, target_native=safe,
+                                   tolerance_native=safe * settings.tolerance_percent / 100)
+                    pending.append(
+                        f"the target was lowered to {safe / full:.0%} of full scale: this "
+                        f"sensor is linear only up to {limit / full:.0%} at gain {plan.gain} "
+                        "(measured by 'autoflats linearity')")
+                else:
+                    pending.append(
+                        f"the target {plan.target_native / full:.0%} of full scale lies above "
+                        f"this sensor's linear limit {limit / full:.0%} at gain {plan.gain} "
+                        "(measured by 'autoflats linearity'): such flats calibrate badly; use "
+                        f"--target {100 * safe / full:.0f}% or --lower-target")
         done_before = list(self._resume.flats) if self._resume else []
         to_capture = settings.count - len(done_before)
-        check_output_folder(settings.out_dir, max(to_capture, 0) * plan.frame_bytes)
         self._files = [settings.out_dir / str(f["file"]) for f in done_before]
+        if self._resume is not None and to_capture <= 0:
+            # Nothing to take: the finished record stays exactly as it is.
+            self._exposure_s = self._resume.exposure_s
+            yield Notice(f"all {len(done_before)} flats are already there; nothing to do")
+            return None
+        check_output_folder(settings.out_dir, max(to_capture, 0) * plan.frame_bytes)
         self._check_cancel()
         if self._resume is None:
             _archive_previous_record(settings.out_dir / SESSION_FILE)
@@ -242,28 +285,34 @@ class FlatSession:
                 "max_exposure_s": settings.max_exposure_s,
                 "started_utc": utc_now().isoformat(),
                 "resumed": self._resume is not None,
-            },
+                "sensor": {"width": info.width, "height": info.height},
+                "per_channel": settings.per_channel,
+            } | self._record_extra,
             previous=(self._resume.record | {"flats": done_before}) if self._resume else None,
         )
         record.save()
-        if to_capture <= 0:
-            yield Notice(f"all {settings.count} flats are already there; nothing to do")
-            return None
+        for message in pending:
+            yield self._warn(message)
         yield SessionStarted(info, settings.out_dir, settings.count, plan.gain, plan.offset,
                              plan.binning, plan.target_native,
                              scale.to_16bit(plan.target_native), plan.tolerance_native)
         pool = _FramePool(cam.frame_shape, self._writer_queue + 2)
 
         def written(job: WriteJob, path: Path) -> None:
-            record.add_flat(path.name, job.exposure_s, job.mean_native, job.mean_16bit)
+            record.add_flat(path.name, job.exposure_s, job.mean_native, job.mean_16bit,
+                            **channels_entry(job.channels_16bit))
 
         self._writer = FitsWriter(settings.out_dir, max_pending=self._writer_queue,
                                   on_written=written, release=pool.release)
-        return _Run(plan, scale, pool, record, session_stamp(utc_now()), len(done_before))
+        steering = Steering(plan.target_native, plan.tolerance_native, ceiling,
+                            per_channel=settings.per_channel)
+        return _Run(plan, scale, pool, record, session_stamp(utc_now()), len(done_before),
+                    steering)
 
     def _history_key(self, plan: SessionPlan) -> HistoryKey:
         return HistoryKey(self.camera.info.name, plan.gain, plan.offset, plan.binning,
-                          self.settings.filter_name, plan.target_native)
+                          self.settings.filter_name, plan.target_native,
+                          sensor_key(self.camera.info))
 
     def _take(self, run: _Run, exposure_s: float) -> _Shot:
         """One exposure into a pooled buffer, with its statistics (buffer released on error)."""
@@ -281,7 +330,7 @@ class FlatSession:
     def _find_exposure(self, run: _Run) -> Generator[Event, None, _Found]:
         """Test frames until one lands within tolerance; that frame becomes a flat."""
         cam, settings, plan, info = self.camera, self.settings, run.plan, self.camera.info
-        e_per_adu = info.e_per_adu_at(plan.gain)
+        e_per_adu = cam.reported_e_per_adu()
         first_s, bias_hint = settings.first_exposure_s, settings.bias_hint_native
         key = self._history_key(plan)
         remembered = self._history.lookup(key) if self._history is not None else None
@@ -290,17 +339,9 @@ class FlatSession:
             bias_hint = bias_hint if bias_hint is not None else remembered.bias_native
             yield Notice(f"starting from last time's exposure, {remembered.exposure_s:.4g} s "
                          f"({remembered.when_utc[:10]})")
-        solver = ExposureSolver(SolverConfig(
-            target_native=plan.target_native,
-            tolerance_native=plan.tolerance_native,
-            full_scale_native=run.scale.full_scale_native,
-            min_exposure_s=plan.min_exposure_s,
-            max_exposure_s=plan.max_exposure_s,
-            first_exposure_s=first_s,
-            bias_hint_native=bias_hint,
-            e_per_adu_native=e_per_adu,
-            max_frames=settings.max_test_frames,
-        ))
+        steering = run.steering
+        solver = self._new_solver(run, steering.aim, first_s, bias_hint, e_per_adu)
+        taken: list[tuple[float, FrameStats, float | None]] = []  # (applied s, stats, shot)
         exposure_s = cam.clamp_exposure(solver.first_exposure())
         tests = 0
         while True:
@@ -316,42 +357,40 @@ class FlatSession:
             except BaseException:
                 run.pool.release(shot.frame)
                 raise
+            repeated = any(math.isclose(shot.exposure_s, t, rel_tol=1e-9) for t, _, _ in taken)
+            taken.append((shot.exposure_s, stats, signal))
             bias_guess = stats.mean_native - signal if signal is not None else 0.0
-            flicker = self._check_flicker(shot.frame, exposure_s, bias_guess)
+            flicker = self._check_flicker(shot.frame, shot.exposure_s, bias_guess)
             if flicker is not None:
                 yield flicker[0]
             safe_s = flicker[1] if flicker is not None else 0.0
-            if exposure_s < safe_s:
+            if shot.exposure_s < safe_s:
                 # Banded frames mislead the search: start again above the safe time.
                 step = Step(Verdict.NEXT, safe_s, "flicker: restarting above the safe exposure")
                 if safe_s > plan.max_exposure_s:
-                    step = Step(Verdict.GAVE_UP, exposure_s,
+                    step = Step(Verdict.GAVE_UP, shot.exposure_s,
                                 f"the light flickers and needs flats of at least {safe_s:g} s, "
                                 f"longer than the longest allowed {plan.max_exposure_s:g} s; "
                                 "use a steady light or allow longer flats")
                 solver = ExposureSolver(replace(solver.config, min_exposure_s=safe_s,
                                                 first_exposure_s=safe_s))
             else:
-                step = solver.observe(exposure_s, stats.mean_native, stats.clipped_fraction,
-                                      signal)
+                step = _observe(solver, steering, shot.exposure_s, stats, signal)
+                fit = solver.fit()
+                switch = steering.channel_over_ceiling(stats, fit.bias_native if fit else None)
+                if switch is not None:
+                    yield self._warn(switch)
+                    solver = self._new_solver(run, steering.aim, None, bias_hint, e_per_adu)
+                    for applied_s, old_stats, old_signal in taken:
+                        step = _observe(solver, steering, applied_s, old_stats, old_signal)
                 if step.verdict is Verdict.ACCEPT:
-                    notice = _channel_warning(stats, run.scale)
-                    if notice is not None:
-                        yield notice
-                    fit = solver.fit()
-                    self._exposure_s = exposure_s
-                    run.record.update(exposure_s=exposure_s)
-                    bias = fit.bias_native if fit is not None else bias_hint
-                    if self._history is not None:
-                        # Only a bias measured from two frames (or known before) is kept.
-                        measured = bias if fit is not None and fit.fitted else bias_hint
-                        self._history.remember(key, HistoryEntry(
-                            exposure_s, measured, utc_now().isoformat(timespec="seconds")))
-                    yield ExposureSolved(exposure_s, stats.mean_native, stats.mean_16bit,
-                                         tests, bias)
-                    return _Found(shot, bias)
+                    return (yield from self._accept(run, solver, shot, tests, key, bias_hint))
+                if step.verdict is Verdict.NEXT and repeated:
+                    step = Step(Verdict.GAVE_UP, shot.exposure_s,
+                                _quantised_message(taken, steering, run.scale))
             tests += 1
-            run.record.add_test_exposure(exposure_s, stats.mean_native, stats.mean_16bit)
+            run.record.add_test_exposure(shot.exposure_s, stats.mean_native, stats.mean_16bit,
+                                         **channels_entry(stats.channel_means_16bit))
             event = self._test_event(
                 tests, shot, step.exposure_s if step.verdict is Verdict.NEXT else None,
                 step.reason, solver.fit())
@@ -361,9 +400,53 @@ class FlatSession:
                 raise SessionFailure(step.reason)
             exposure_s = cam.clamp_exposure(step.exposure_s)
 
+    def _new_solver(self, run: _Run, aim: Aim, first_s: float | None,
+                    bias_hint: float | None, e_per_adu: float | None) -> ExposureSolver:
+        plan = run.plan
+        return ExposureSolver(SolverConfig(
+            target_native=aim.target_native,
+            tolerance_native=aim.tolerance_native,
+            full_scale_native=run.scale.full_scale_native,
+            min_exposure_s=plan.min_exposure_s,
+            max_exposure_s=plan.max_exposure_s,
+            first_exposure_s=first_s,
+            bias_hint_native=bias_hint,
+            e_per_adu_native=e_per_adu,
+            max_frames=self.settings.max_test_frames,
+            linear_ceiling_native=run.steering.ceiling_native,
+        ))
+
+    def _accept(self, run: _Run, solver: ExposureSolver, shot: _Shot, tests: int,
+                key: HistoryKey, bias_hint: float | None) -> Generator[Event, None, _Found]:
+        """The frame on target: warnings, history, the solved event; it becomes flat 1."""
+        stats, exposure_s = shot.stats, shot.exposure_s
+        for warning in _channel_warnings(stats, run.scale):
+            yield self._warn(warning)
+        fit = solver.fit()
+        self._exposure_s = exposure_s
+        run.record.update(exposure_s=exposure_s, aim={
+            "channel": run.steering.aim.channel,
+            "target_native": round(run.steering.aim.target_native, 3)})
+        bias = fit.bias_native if fit is not None else bias_hint
+        if self._history is not None:
+            # Only a bias measured from two frames (or known before) is kept.
+            measured = bias if fit is not None and fit.fitted else bias_hint
+            self._history.remember(key, HistoryEntry(
+                exposure_s, measured, utc_now().isoformat(timespec="seconds")))
+        yield ExposureSolved(exposure_s, stats.mean_native, stats.mean_16bit, tests, bias)
+        return _Found(shot, bias)
+
+    def _warn(self, message: str) -> Notice:
+        """A warning: kept in session.json and shown to the user."""
+        if self._record is not None:
+            self._record.add_warning(message)
+        return Notice(message, warning=True)
+
     def _capture_flats(self, run: _Run, found: _Found) -> Iterator[Event]:
-        """N flats at the found exposure; drifting frames are dropped and re-solved."""
+        """N flats at the found exposure; off-target flats are dropped, a trend re-solved."""
         settings, plan, bayer = self.settings, run.plan, self.camera.info.bayer_pattern
+        aim = run.steering.aim
+        tracker = LevelTracker(aim.target_native, aim.tolerance_native)
         shot = found.shot
         exposure_s = shot.exposure_s
         captured = run.done_before
@@ -390,34 +473,48 @@ class FlatSession:
                 if flicker is not None:
                     yield flicker[0]
                 stats = shot.stats
-                if (abs(stats.mean_native - plan.target_native) <= plan.tolerance_native
-                        and stats.clipped_fraction <= SATURATED_FRACTION):
+                level = Steering.level_of(stats, aim)
+                decision = tracker.add(level.mean_native,
+                                       level.clipped_fraction > SATURATED_FRACTION)
+                new_exposure = exposure_s
+                if decision.resolve_from is not None:
+                    new_exposure = _resolve(exposure_s, decision.resolve_from, level, aim,
+                                            found.bias_native)
+                if decision.keep:
                     rejected_in_a_row = 0
+                else:
+                    run.pool.release(shot.frame)
+                    rejected_in_a_row += 1
+                    run.record.count_rejected_flat()
+                    run.record.add_test_exposure(exposure_s, stats.mean_native,
+                                                 stats.mean_16bit, rejected=True,
+                                                 **channels_entry(stats.channel_means_16bit))
+                    change = (f"; exposure {exposure_s:.4g} s -> {new_exposure:.4g} s"
+                              if new_exposure != exposure_s else "")
+                    yield FlatRejected(
+                        exposure_s, stats,
+                        f"flat mean {level.mean_native:.1f} ADU is outside the tolerance "
+                        f"(target {aim.target_native:.1f} ± {aim.tolerance_native:.1f}); "
+                        f"dropped{change}")
+                    if rejected_in_a_row > settings.max_rejected_flats:
+                        raise SessionFailure(
+                            f"{rejected_in_a_row} flats in a row left the tolerance: the "
+                            "light is drifting or flickering too much; steady the light "
+                            "source or widen --tolerance, and try again"
+                        )
+                if new_exposure != exposure_s:
+                    if not plan.min_exposure_s <= new_exposure <= plan.max_exposure_s:
+                        raise SessionFailure(
+                            "the light changed beyond what the exposure range can follow "
+                            f"({plan.min_exposure_s:g}..{plan.max_exposure_s:g} s); adjust "
+                            "the panel and start again"
+                        )
+                    exposure_s = self.camera.clamp_exposure(new_exposure)
+                    tracker.reset()
+                    self._exposure_s = exposure_s
+                    run.record.update(exposure_s=exposure_s)
+                if decision.keep:
                     break
-                run.pool.release(shot.frame)
-                rejected_in_a_row += 1
-                run.record.add_test_exposure(exposure_s, stats.mean_native,
-                                             stats.mean_16bit, rejected=True)
-                new_exposure = _resolve(exposure_s, stats, plan, found.bias_native)
-                yield FlatRejected(
-                    exposure_s, stats,
-                    f"flat mean {stats.mean_native:.1f} ADU left the tolerance (target "
-                    f"{plan.target_native:.1f} ± {plan.tolerance_native:.1f}); the light "
-                    f"changed; exposure {exposure_s:.4g} s -> {new_exposure:.4g} s")
-                if rejected_in_a_row > settings.max_rejected_flats:
-                    raise SessionFailure(
-                        f"{rejected_in_a_row} flats in a row left the tolerance: the light "
-                        "is drifting too fast; steady the light source and try again"
-                    )
-                if not plan.min_exposure_s <= new_exposure <= plan.max_exposure_s:
-                    raise SessionFailure(
-                        "the light changed beyond what the exposure range can follow "
-                        f"({plan.min_exposure_s:g}..{plan.max_exposure_s:g} s); adjust the "
-                        "panel and start again"
-                    )
-                exposure_s = new_exposure
-                self._exposure_s = exposure_s
-                run.record.update(exposure_s=exposure_s)
 
     # -- helpers -------------------------------------------------------------------
     def _test_event(self, index: int, shot: _Shot, next_s: float | None, reason: str,
@@ -451,7 +548,8 @@ class FlatSession:
         header = flat_header(self.camera.info, meta)
         name = flat_filename(stamp, index, meta)
         self._writer.submit(WriteJob(index, name, shot.frame, header, shot.exposure_s,
-                                     shot.stats.mean_native, shot.stats.mean_16bit))
+                                     shot.stats.mean_native, shot.stats.mean_16bit,
+                                     shot.stats.channel_means_16bit or None))
 
     def _drain_writes(self, *, block: bool) -> Iterator[Event]:
         writer = self._writer
@@ -527,23 +625,56 @@ class FlatSession:
         return time.monotonic() - self._started
 
 
-#: a colour channel above this share of full scale leaves the sensor's linear range
-CHANNEL_CEILING = 0.85
+_WEAK_ADVICE = {
+    "R": "the light is poor in red (a cold/blue panel); a warmer light or a longer exposure "
+         "helps",
+    "G": "the light is poor in green; use a whiter light",
+    "B": "the light is poor in blue (a warm panel or an incandescent source); a daylight-"
+         "balanced panel or a blue-boosting filter on the panel helps",
+}
 
 
-def _channel_warning(stats: FrameStats, scale: AduScale) -> Notice | None:
-    """Colour flats: the whole-frame mean can be on target while one channel clips."""
-    if not stats.channel_means_native:
-        return None
-    channel, level = max(stats.channel_means_native.items(), key=lambda item: item[1])
-    share = level / scale.full_scale_native
-    if share <= CHANNEL_CEILING:
-        return None
-    return Notice(
-        f"the {channel} channel sits at {share:.0%} of full scale while the frame mean is on "
-        "target: it may be non-linear or clip; lower the target (e.g. --target 40%) or use "
-        "a whiter light"
-    )
+def _channel_warnings(stats: FrameStats, scale: AduScale) -> list[str]:
+    """Colour flats: channels so weak that their flat will be noisy."""
+    warnings = []
+    for channel, level in stats.channel_means_native.items():
+        share = level / scale.full_scale_native
+        if share < defaults.WEAK_CHANNEL_SHARE:
+            warnings.append(
+                f"the {channel} channel is only at {share:.0%} of full scale: its flat will "
+                f"be noisy; {_WEAK_ADVICE.get(channel, 'use a whiter light')}")
+    return warnings
+
+
+def _observe(solver: ExposureSolver, steering: Steering, exposure_s: float,
+             stats: FrameStats, shot_signal: float | None) -> Step:
+    """Feed one frame to the solver as the steered level."""
+    level = steering.level(stats)
+    if shot_signal is not None:
+        # The shot-noise estimate measures signal above one bias for every channel.
+        shot_signal += level.mean_native - stats.mean_native
+    return solver.observe(exposure_s, level.mean_native, level.clipped_fraction, shot_signal)
+
+
+def _quantised_message(taken: list[tuple[float, FrameStats, float | None]],
+                       steering: Steering, scale: AduScale) -> str:
+    """Why the search stops when the camera's exposure grid skips the target."""
+    aim = steering.aim
+    levels = [(t, Steering.level_of(stats, aim).mean_native) for t, stats, _ in taken]
+    below = [p for p in levels if p[1] < aim.target_native]
+    above = [p for p in levels if p[1] > aim.target_native]
+    full = scale.full_scale_native
+    if below and above:
+        low = max(below, key=lambda p: p[0])
+        high = min(above, key=lambda p: p[0])
+        return (f"the camera's exposures step from {low[0]:.6g} s ({low[1] / full:.1%} of full "
+                f"scale) to {high[0]:.6g} s ({high[1] / full:.1%}), a step of "
+                f"{high[0] - low[0]:.3g} s that skips the target "
+                f"{aim.target_native / full:.1%} ± {aim.tolerance_native / full:.1%}; dim the "
+                "panel so flats take longer, or widen --tolerance")
+    return ("the camera applied the same exposure again for a different request (its "
+            "exposures are quantised); dim the panel so flats take longer, or widen "
+            "--tolerance")
 
 
 def _archive_previous_record(path: Path) -> None:
@@ -563,14 +694,14 @@ def _archive_previous_record(path: Path) -> None:
     path.unlink(missing_ok=True)  # gone already after the rename fallback
 
 
-def _resolve(exposure_s: float, stats: FrameStats, plan: SessionPlan,
+def _resolve(exposure_s: float, level_native: float, level: Level, aim: Aim,
              bias: float | None) -> float:
     """One proportional step back onto the target after the light drifted."""
-    base = bias if bias is not None and bias < stats.mean_native else 0.0
-    signal = stats.mean_native - base
-    if stats.clipped_fraction > SATURATED_FRACTION or signal <= 0:
+    base = bias if bias is not None and bias < level_native else 0.0
+    signal = level_native - base
+    if level.clipped_fraction > SATURATED_FRACTION or signal <= 0:
         return exposure_s / 2
-    return exposure_s * (plan.target_native - base) / signal
+    return exposure_s * (aim.target_native - base) / signal
 
 
 def _one_line(error: BaseException | None) -> str:

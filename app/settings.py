@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app import defaults
 from app.adu import AduSpace, Target
 
 MAX_COUNT = 10_000
@@ -24,18 +25,23 @@ class FlatSettings:
 
     out_dir: Path
     count: int = 30
-    target: Target = field(default_factory=lambda: Target(50.0, True, AduSpace.BIT16))
-    tolerance_percent: float = 5.0
+    target: Target = field(
+        default_factory=lambda: Target(defaults.TARGET_PERCENT, True, AduSpace.BIT16))
+    tolerance_percent: float = defaults.TOLERANCE_PERCENT
     gain: int | None = None
     offset: int | None = None
     binning: int = 1
     filter_name: str = ""
     first_exposure_s: float | None = None
     min_exposure_s: float | None = None
-    max_exposure_s: float = 120.0
-    max_test_frames: int = 12
-    max_rejected_flats: int = 5
+    max_exposure_s: float = defaults.MAX_EXPOSURE_S
+    max_test_frames: int = defaults.MAX_TEST_FRAMES
+    max_rejected_flats: int = defaults.MAX_REJECTED_FLATS
     bias_hint_native: float | None = None
+    #: steer the brightest colour channel at the target instead of the whole-frame mean
+    per_channel: bool = False
+    #: lower the target to the sensor's measured linear limit when it lies above it
+    lower_target_if_nonlinear: bool = False
 
     def __post_init__(self) -> None:
         """Refuse values no run could use (camera-specific limits come later)."""

@@ -36,12 +36,14 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
+from app import defaults
+
 #: share of clipped pixels above which a frame counts as saturated
-SATURATED_FRACTION = 0.001
+SATURATED_FRACTION = defaults.CLIPPED_SHARE_MAX
 #: a frame with more than this share clipped tells nothing but "shorter"
 FULLY_CLIPPED_FRACTION = 0.5
 #: mean above this share of full scale is treated as outside the linear range
-LINEAR_CEILING = 0.85
+LINEAR_CEILING = defaults.LINEAR_CEILING_SHARE
 #: the largest factor between one test exposure and the next
 MAX_STEP = 1000.0
 #: how far down to jump after a fully clipped frame with nothing else known
@@ -141,6 +143,7 @@ class SolverConfig:
     e_per_adu_native: float | None = None
     read_noise_max_e: float = 3.0
     prnu_max: float = 0.01
+    linear_ceiling_native: float | None = None
     search_low_s: float = 5e-5
     search_high_s: float = 60.0
     first_position: float = 0.45
@@ -249,7 +252,8 @@ class ExposureSolver:
 
     # -- the model ---------------------------------------------------------------
     def _linear(self) -> list[Observation]:
-        ceiling = LINEAR_CEILING * self.config.full_scale_native
+        ceiling = self.config.linear_ceiling_native or (
+            LINEAR_CEILING * self.config.full_scale_native)
         return [o for o in self.observations if not o.saturated and o.mean_native <= ceiling]
 
     def _bias_upper_bound(self) -> float:

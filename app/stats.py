@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +32,8 @@ class FrameStats:
     channel_means_native: Mapping[str, float]
     clipped_fraction: float
     clip_level_native: float
+    channel_clipped_fraction: Mapping[str, float] = field(default_factory=dict)
+    channel_means_16bit: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def brightest_channel_native(self) -> float:
@@ -81,13 +83,23 @@ def frame_stats(frame: Frame, scale: AduScale, bayer: str | None = None) -> Fram
         else {}
     )
     clip_raw = clip_threshold_raw(frame, scale)
-    clipped = int(np.count_nonzero(frame >= clip_raw)) / frame.size
+    channel_clipped: dict[str, int] = {}
+    if bayer is None:
+        clipped_count = int(np.count_nonzero(frame >= clip_raw))
+    else:
+        for channel, plane in _planes(frame, bayer):
+            channel_clipped[channel] = (channel_clipped.get(channel, 0)
+                                        + int(np.count_nonzero(plane >= clip_raw)))
+        clipped_count = sum(channel_clipped.values())
     return FrameStats(
         mean_16bit=mean_16bit,
         mean_native=scale.to_native(mean_16bit),
         channel_means_native=channel_means,
-        clipped_fraction=clipped,
+        clipped_fraction=clipped_count / frame.size,
         clip_level_native=scale.to_native(clip_raw),
+        channel_clipped_fraction={ch: channel_clipped[ch] / channel_counts[ch]
+                                  for ch in sorted(channel_clipped, key="RGB".index)},
+        channel_means_16bit={ch: scale.to_16bit(m) for ch, m in channel_means.items()},
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ class WriteJob:
     exposure_s: float
     mean_native: float
     mean_16bit: float
+    channels_16bit: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)

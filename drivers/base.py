@@ -227,6 +227,14 @@ class Camera(ABC):
     def controls(self) -> CameraControls:
         """Ranges of exposure, gain and offset."""
 
+    def reported_e_per_adu(self) -> float | None:
+        """Native e-/ADU at the current gain as the camera reports it.
+
+        The default uses the gain-0 value and the 0.1 dB law; drivers whose SDK reports
+        the value per gain override it.
+        """
+        return self.info.e_per_adu_at(self.gain)
+
     @property
     def readout_s(self) -> float:
         """Expected time to read a frame out at the current binning."""
@@ -465,11 +473,11 @@ def binned_shape(info: CameraInfo, binning: int) -> tuple[int, int]:
 __all__ = [
     "BAYER_PATTERNS",
     "Camera",
-    "Capture",
     "CameraControls",
     "CameraDisconnectedError",
     "CameraEntry",
     "CameraInfo",
+    "Capture",
     "ControlRange",
     "ExposureStatus",
     "Frame",

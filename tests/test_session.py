@@ -69,8 +69,12 @@ def test_native_adu_target(tmp_path: Path) -> None:
     camera = SimulatedCamera(small_config(bit_depth=12))
     settings = FlatSettings(out_dir=tmp_path, count=2,
                             target=Target(1000, False, AduSpace.NATIVE))
-    assert isinstance(run(camera, settings)[-1], SessionFinished)
-    for flat in record(tmp_path)["flats"]:
+    finished = run(camera, settings)[-1]
+    assert isinstance(finished, SessionFinished) and finished.reason is FinishReason.COMPLETED
+    data = record(tmp_path)
+    assert data["target_native"] == 1000 and data["target_16bit"] == 16000
+    assert len(data["flats"]) == 2 == len(list(tmp_path.glob("*.fits")))
+    for flat in data["flats"]:
         assert abs(flat["mean_native"] - 1000) <= 50
 
 
@@ -174,15 +178,21 @@ def test_not_enough_free_space_is_refused_before_exposing(
     assert not list(tmp_path.glob("*.fits"))
 
 
-def test_colour_channel_near_full_scale_is_reported(tmp_path: Path) -> None:
+def test_colour_channel_that_would_leave_the_linear_range_is_steered(tmp_path: Path) -> None:
     camera = SimulatedCamera(small_config(bayer="RGGB", channel_ratio=(0.05, 1.0, 0.05),
                                           vignetting=0.0))
     events = run(camera, FlatSettings(out_dir=tmp_path, count=2))
     notices = [e.message for e in events if isinstance(e, Notice)]
-    assert any("G channel" in n and "lower the target" in n for n in notices)
+    assert any("G channel" in n and "aiming G" in n for n in notices)
+    data = record(tmp_path)
+    assert data["status"] == "completed" and data["aim"]["channel"] == "G"
+    ceiling = 0.85 * 65535
+    for flat in data["flats"]:
+        assert flat["channels_16bit"]["G"] <= ceiling
     quiet = run(SimulatedCamera(small_config(bayer="RGGB")),
                 FlatSettings(out_dir=tmp_path / "b", count=2))
     assert not [e for e in quiet if isinstance(e, Notice)]
+    assert record(tmp_path / "b")["warnings"] == []
 
 
 def test_closing_the_event_stream_early_cancels_cleanly(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from tests.gui.conftest import run_to_end, write_sim
 
 pytestmark = pytest.mark.gui
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+#: `make screenshot` sets this to docs/screenshot.png; the suite itself never writes
+#: into the tracked tree
+SHOT_ENV = "AUTOFLATS_SCREENSHOT"
 #: the issue asks for < 50 ms; the CI machine is shared and noisy, so the test only
 #: fails on a gross regression and prints the measured value
 STALL_BOUND_MS = 400.0
@@ -32,8 +35,7 @@ def test_screenshot(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
     assert window.last_finished is not None
     assert window.last_finished.reason is FinishReason.COMPLETED
     qtbot.wait(200)
-    DOCS.mkdir(exist_ok=True)
-    target = DOCS / "screenshot.png"
+    target = Path(os.environ.get(SHOT_ENV) or tmp_path / "screenshot.png")
     assert window.grab().save(str(target), "PNG")
     assert target.stat().st_size > 20_000
 
