@@ -44,13 +44,17 @@ class FlatMeta:
     ccd_temp_c: float | None = None
     set_temp_c: float | None = None
     mean_native: float | None = None
+    #: native e-/ADU as the camera reports it at this gain (None: not reported)
+    e_per_adu: float | None = None
+    #: 'FLAT' or 'DARK' (a dark flat)
+    image_type: str = "FLAT"
 
 
 def flat_header(info: CameraInfo, meta: FlatMeta) -> fits.Header:
     """The header of one flat, per the conventions WBPP, Siril and others match on."""
     header = fits.Header()
-    header["IMAGETYP"] = ("FLAT", "type of image")
-    header["FRAME"] = ("Flat", "type of image (SGPro/NINA style)")
+    header["IMAGETYP"] = (meta.image_type, "type of image")
+    header["FRAME"] = (meta.image_type.capitalize(), "type of image (SGPro/NINA style)")
     header["EXPTIME"] = (meta.exposure_s, "[s] exposure time")
     header["EXPOSURE"] = (meta.exposure_s, "[s] exposure time")
     header["DATE-OBS"] = (
@@ -65,9 +69,10 @@ def flat_header(info: CameraInfo, meta: FlatMeta) -> fits.Header:
     header["YPIXSZ"] = (info.pixel_size_um * meta.binning, "[um] pixel size incl. binning")
     header["INSTRUME"] = (_header_text(info.model), "camera model")
     header["BITDEPTH"] = (info.bit_depth, "native ADC bits; data MSB-aligned in 16")
-    e_per_adu = info.e_per_adu_at(meta.gain)
+    e_per_adu = meta.e_per_adu if meta.e_per_adu is not None else info.e_per_adu_at(meta.gain)
     if e_per_adu is not None:
-        header["EGAIN"] = (e_per_adu, "[e-/ADU] native ADU, from gain-0 value")
+        header["EGAIN"] = (round(e_per_adu, 5),
+                           f"[e-/ADU] per native {info.bit_depth}-bit ADU, as reported")
     if meta.filter_name:
         header["FILTER"] = (_header_text(meta.filter_name), "filter name")
     if meta.ccd_temp_c is not None:
@@ -89,8 +94,9 @@ def flat_filename(session_stamp: str, index: int, meta: FlatMeta) -> str:
     """E.g. 'flat_20261125T120301_0001_Ha_1.234s_g100_o50_bin1.fits': sorts in order."""
     filter_part = safe_name_part(meta.filter_name) if meta.filter_name else "nofilter"
     exposure = safe_name_part(f"{meta.exposure_s:.4g}s")
+    prefix = "flat" if meta.image_type == "FLAT" else "darkflat"
     return (
-        f"flat_{safe_name_part(session_stamp)}_{index:04d}_{filter_part}_{exposure}_"
+        f"{prefix}_{safe_name_part(session_stamp)}_{index:04d}_{filter_part}_{exposure}_"
         f"g{meta.gain}_o{meta.offset}_bin{meta.binning}.fits"
     )
 

@@ -27,6 +27,12 @@ class WriteJob:
     mean_native: float
     mean_16bit: float
     channels_16bit: Mapping[str, float] | None = None
+    #: folder below the writer's folder ("" = the folder itself)
+    subdir: str = ""
+    #: the record section the file belongs to (a filter), None for a one-filter run
+    section: str | None = None
+    #: 'FLAT' or 'DARK'
+    image_type: str = "FLAT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +105,10 @@ class FitsWriter:
             try:
                 if self._failed.is_set():
                     raise OSError("not written: an earlier write failed")
-                path = write_flat(self.folder, job.name, job.frame, job.header,
+                folder = self.folder / job.subdir if job.subdir else self.folder
+                if job.subdir:
+                    folder.mkdir(parents=True, exist_ok=True)
+                path = write_flat(folder, job.name, job.frame, job.header,
                                   on_published=self._publisher(job))
             except Exception as error:  # reported to the session, never lost
                 self.error = self.error or error

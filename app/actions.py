@@ -1,0 +1,106 @@
+"""What a procedure asks the engine to do, and what it gets back.
+
+Procedures are generators (bluesky's plans are the model): they yield an action and
+receive the result the devices actually gave, or yield an event for the user. They
+never touch a device, a file or a thread themselves, so a procedure can be driven by
+a test with made-up results, and the engine stays the one place for faults, cancel
+and cleanup.
+
+Frame lifetime: a :class:`Shot`'s frame is a pooled buffer, valid until the
+procedure's next action, unless that action is :class:`SaveFrame` for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from app.events import Event
+from app.stats import Frame, FrameStats
+
+
+class FrameKind(Enum):
+    """What a saved frame is; also its IMAGETYP."""
+
+    FLAT = "FLAT"
+    DARK = "DARK"
+
+
+@dataclass(frozen=True, slots=True)
+class Expose:
+    """Take one exposure; the result is a :class:`Shot`."""
+
+    exposure_s: float
+    #: also estimate the signal from the frame's shot noise (a search frame)
+    shot_signal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Shot:
+    """One frame, with what the camera applied and when."""
+
+    frame: Frame
+    stats: FrameStats
+    exposure_s: float
+    start_utc: datetime
+    shot_signal_native: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SaveFrame:
+    """Write ``shot`` as a FITS file (in the background); the result is None.
+
+    ``section`` is the record section (a filter's name, or None for a one-filter
+    run); ``subdir`` the folder below the output folder ("" = the folder itself).
+    """
+
+    shot: Shot
+    kind: FrameKind
+    index: int
+    filter_name: str
+    section: str | None
+    subdir: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SetBrightness:
+    """Set the light panel's brightness; the result is the level applied."""
+
+    level: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetLight:
+    """Switch the panel's light; the result is None."""
+
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetCover:
+    """Close (over the scope) or open the panel's cover and wait; the result is None."""
+
+    closed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MoveFilter:
+    """Move the filter wheel to a filter and wait; the result is the slot reached."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AskUser:
+    """Ask the user to do something by hand (cover the scope) and wait; result None."""
+
+    message: str
+
+
+Action = Expose | SaveFrame | SetBrightness | SetLight | SetCover | MoveFilter | AskUser
+
+#: a procedure: yields actions (getting their results) and events; returns a value
+Procedure = Generator[Action | Event, Any, Any]

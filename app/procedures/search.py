@@ -1,0 +1,217 @@
+"""Find the exposure that puts the steered level on target (see app.solver, app.steering).
+
+Test frames until one lands within tolerance; that frame is returned (it becomes the
+first flat). The exposure the camera applied is what the solver sees. The search
+stops with a clear reason when the target is out of reach, when the camera's
+exposure grid skips the target, or when flicker needs longer flats than allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from app import defaults
+from app.actions import Expose, Procedure, Shot
+from app.adu import AduScale
+from app.engine import SessionFailure
+from app.events import ExposureSolved, Notice, Phase, Progress, TestFrame
+from app.fits_store import utc_now
+from app.flicker import BANDING_LIMIT, min_flicker_safe_exposure_s, row_banding
+from app.history import HistoryEntry, HistoryKey, sensor_key
+from app.procedures.context import FilterRun
+from app.record import channels_entry
+from app.solver import ExposureSolver, LinearFit, SolverConfig, Step, Verdict
+from app.stats import FrameStats, histogram, preview
+from app.steering import Aim, Steering
+
+_WEAK_ADVICE = {
+    "R": "the light is poor in red (a cold/blue panel); a warmer light or a longer exposure "
+         "helps",
+    "G": "the light is poor in green; use a whiter light",
+    "B": "the light is poor in blue (a warm panel or an incandescent source); a daylight-"
+         "balanced panel or a blue-boosting filter on the panel helps",
+}
+
+
+def history_key(run: FilterRun) -> HistoryKey:
+    """What a remembered exposure is stored under for this filter."""
+    info, plan = run.camera.info, run.plan
+    return HistoryKey(info.name, plan.gain, plan.offset, plan.binning, run.filter_name,
+                      plan.target_native, sensor_key(info))
+
+
+def find_exposure(run: FilterRun) -> Procedure:
+    """The search; returns the accepted :class:`Shot` (it becomes a flat)."""
+    cam, settings, plan = run.camera, run.settings, run.plan
+    e_per_adu = cam.reported_e_per_adu()
+    first_s = run.first_exposure_s or settings.first_exposure_s
+    bias_hint = run.bias_hint_native if run.bias_hint_native is not None else (
+        settings.bias_hint_native)
+    key = history_key(run)
+    remembered = run.history.lookup(key) if run.history is not None else None
+    if remembered is not None:
+        first_s = first_s if first_s is not None else remembered.exposure_s
+        bias_hint = bias_hint if bias_hint is not None else remembered.bias_native
+        yield Notice(f"starting from last time's exposure, {remembered.exposure_s:.4g} s "
+                     f"({remembered.when_utc[:10]})")
+    steering = run.steering
+    solver = _new_solver(run, steering.aim, first_s, bias_hint, e_per_adu)
+    taken: list[tuple[float, FrameStats, float | None]] = []  # (applied s, stats, shot)
+    exposure_s = cam.clamp_exposure(solver.first_exposure())
+    tests = 0
+    while True:
+        yield Progress(Phase.FINDING_EXPOSURE, tests, settings.max_test_frames, 0.0, None)
+        shot: Shot = yield Expose(exposure_s, shot_signal=True)
+        stats, signal = shot.stats, shot.shot_signal_native
+        repeated = any(math.isclose(shot.exposure_s, t, rel_tol=1e-9) for t, _, _ in taken)
+        taken.append((shot.exposure_s, stats, signal))
+        bias_guess = stats.mean_native - signal if signal is not None else 0.0
+        flicker = check_flicker(run, shot, bias_guess)
+        if flicker is not None:
+            yield flicker[0]
+        safe_s = flicker[1] if flicker is not None else 0.0
+        if shot.exposure_s < safe_s:
+            # Banded frames mislead the search: start again above the safe time.
+            step = Step(Verdict.NEXT, safe_s, "flicker: restarting above the safe exposure")
+            if safe_s > plan.max_exposure_s:
+                step = Step(Verdict.GAVE_UP, shot.exposure_s,
+                            f"the light flickers and needs flats of at least {safe_s:g} s, "
+                            f"longer than the longest allowed {plan.max_exposure_s:g} s; "
+                            "use a steady light or allow longer flats")
+            solver = ExposureSolver(replace(solver.config, min_exposure_s=safe_s,
+                                            first_exposure_s=safe_s))
+        else:
+            step = _observe(solver, steering, shot.exposure_s, stats, signal)
+            fit = solver.fit()
+            switch = steering.channel_over_ceiling(stats, fit.bias_native if fit else None)
+            if switch is not None:
+                yield run.warn(switch)
+                solver = _new_solver(run, steering.aim, None, bias_hint, e_per_adu)
+                for applied_s, old_stats, old_signal in taken:
+                    step = _observe(solver, steering, applied_s, old_stats, old_signal)
+            if step.verdict is Verdict.ACCEPT:
+                yield from _accept(run, solver, shot, tests, key, bias_hint)
+                return shot
+            if step.verdict is Verdict.NEXT and repeated:
+                step = Step(Verdict.GAVE_UP, shot.exposure_s,
+                            _quantised_message(taken, steering, run.scale))
+        tests += 1
+        run.record.add_test_exposure(shot.exposure_s, stats.mean_native, stats.mean_16bit,
+                                     section=run.section,
+                                     **channels_entry(stats.channel_means_16bit))
+        yield _test_event(run, tests, shot,
+                          step.exposure_s if step.verdict is Verdict.NEXT else None,
+                          step.reason, solver.fit())
+        if step.verdict is not Verdict.NEXT:
+            raise SessionFailure(step.reason)
+        exposure_s = cam.clamp_exposure(step.exposure_s)
+
+
+def _new_solver(run: FilterRun, aim: Aim, first_s: float | None, bias_hint: float | None,
+                e_per_adu: float | None) -> ExposureSolver:
+    plan = run.plan
+    return ExposureSolver(SolverConfig(
+        target_native=aim.target_native,
+        tolerance_native=aim.tolerance_native,
+        full_scale_native=run.scale.full_scale_native,
+        min_exposure_s=plan.min_exposure_s,
+        max_exposure_s=plan.max_exposure_s,
+        first_exposure_s=first_s,
+        bias_hint_native=bias_hint,
+        e_per_adu_native=e_per_adu,
+        max_frames=run.settings.max_test_frames,
+        linear_ceiling_native=run.steering.ceiling_native,
+    ))
+
+
+def _accept(run: FilterRun, solver: ExposureSolver, shot: Shot, tests: int, key: HistoryKey,
+            bias_hint: float | None) -> Procedure:
+    """The frame on target: warnings, history, the solved event."""
+    stats, exposure_s = shot.stats, shot.exposure_s
+    for warning in channel_warnings(stats, run.scale):
+        yield run.warn(warning)
+    fit = solver.fit()
+    run.exposure_s = exposure_s
+    run.record.update_section(run.section, exposure_s=exposure_s, aim={
+        "channel": run.steering.aim.channel,
+        "target_native": round(run.steering.aim.target_native, 3)})
+    bias = fit.bias_native if fit is not None else bias_hint
+    run.bias_native = bias
+    if run.history is not None:
+        # Only a bias measured from two frames (or known before) is kept.
+        measured = bias if fit is not None and fit.fitted else bias_hint
+        run.history.remember(key, HistoryEntry(
+            exposure_s, measured, utc_now().isoformat(timespec="seconds")))
+    yield ExposureSolved(exposure_s, stats.mean_native, stats.mean_16bit, tests, bias)
+
+
+def _test_event(run: FilterRun, index: int, shot: Shot, next_s: float | None, reason: str,
+                fit: LinearFit | None) -> TestFrame:
+    bayer = run.camera.info.bayer_pattern
+    return TestFrame(index, shot.exposure_s, shot.stats, histogram(shot.frame, bayer),
+                     preview(shot.frame, bayer), next_s, reason,
+                     fit.bias_native if fit else None,
+                     fit.rate_native_per_s if fit else None)
+
+
+def check_flicker(run: FilterRun, shot: Shot, bias_native: float) -> tuple[Notice, float] | None:
+    """Report banding from a flickering light once, with a safe exposure."""
+    if run.flicker_reported:
+        return None
+    info = run.camera.info
+    banding = row_banding(shot.frame, info.bayer_pattern, max(bias_native, 0.0),
+                          info.bit_depth)
+    if banding <= BANDING_LIMIT:
+        return None
+    run.flicker_reported = True
+    safe_s = min_flicker_safe_exposure_s(shot.exposure_s, banding)
+    run.record.update(flicker={"banding": round(banding, 4), "at_exposure_s": shot.exposure_s,
+                               "min_safe_exposure_s": safe_s})
+    return run.warn(
+        f"the light flickers: rows show {banding:.1%} banding at {shot.exposure_s:.4g} s; "
+        f"flats will be at least {safe_s:g} s (dim the panel if that is too bright)"
+    ), safe_s
+
+
+def channel_warnings(stats: FrameStats, scale: AduScale) -> list[str]:
+    """Colour flats: channels so weak that their flat will be noisy."""
+    warnings = []
+    for channel, level in stats.channel_means_native.items():
+        share = level / scale.full_scale_native
+        if share < defaults.WEAK_CHANNEL_SHARE:
+            warnings.append(
+                f"the {channel} channel is only at {share:.0%} of full scale: its flat will "
+                f"be noisy; {_WEAK_ADVICE.get(channel, 'use a whiter light')}")
+    return warnings
+
+
+def _observe(solver: ExposureSolver, steering: Steering, exposure_s: float,
+             stats: FrameStats, shot_signal: float | None) -> Step:
+    """Feed one frame to the solver as the steered level."""
+    level = steering.level(stats)
+    if shot_signal is not None:
+        # The shot-noise estimate measures signal above one bias for every channel.
+        shot_signal += level.mean_native - stats.mean_native
+    return solver.observe(exposure_s, level.mean_native, level.clipped_fraction, shot_signal)
+
+
+def _quantised_message(taken: list[tuple[float, FrameStats, float | None]],
+                       steering: Steering, scale: AduScale) -> str:
+    """Why the search stops when the camera's exposure grid skips the target."""
+    aim = steering.aim
+    levels = [(t, Steering.level_of(stats, aim).mean_native) for t, stats, _ in taken]
+    below = [p for p in levels if p[1] < aim.target_native]
+    above = [p for p in levels if p[1] > aim.target_native]
+    full = scale.full_scale_native
+    if below and above:
+        low = max(below, key=lambda p: p[0])
+        high = min(above, key=lambda p: p[0])
+        return (f"the camera's exposures step from {low[0]:.6g} s ({low[1] / full:.1%} of full "
+                f"scale) to {high[0]:.6g} s ({high[1] / full:.1%}), a step of "
+                f"{high[0] - low[0]:.3g} s that skips the target "
+                f"{aim.target_native / full:.1%} ± {aim.tolerance_native / full:.1%}; dim the "
+                "panel so flats take longer, or widen --tolerance")
+    return ("the camera applied the same exposure again for a different request (its "
+            "exposures are quantised); dim the panel so flats take longer, or widen "
+            "--tolerance")
