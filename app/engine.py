@@ -109,6 +109,8 @@ class Engine:
         self._finished = False
         self._started = time.monotonic()
         self._expected = 0
+        #: frames handed to the writer in this run
+        self.submitted = 0
         self.stamp = ""
 
     # -- set-up ---------------------------------------------------------------------
@@ -245,6 +247,7 @@ class Engine:
         header = flat_header(camera.info, meta)
         name = flat_filename(self.stamp, action.index, meta)
         self._saved_live = True
+        self.submitted += 1
         self._writer.submit(WriteJob(
             action.index, name, shot.frame, header, shot.exposure_s, shot.stats.mean_native,
             shot.stats.mean_16bit, shot.stats.channel_means_16bit or None,

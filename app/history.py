@@ -64,6 +64,8 @@ class HistoryEntry:
     exposure_s: float
     bias_native: float | None
     when_utc: str
+    #: the panel's level the exposure was found at (brightness mode), else None
+    brightness: int | None = None
 
 
 def default_history_path() -> Path:
@@ -100,8 +102,10 @@ class ExposureHistory:
         try:
             exposure = float(raw["exposure_s"])
             bias = raw.get("bias_native")
+            level = raw.get("brightness")
             entry = HistoryEntry(exposure, None if bias is None else float(bias),
-                                 str(raw.get("when_utc", "")))
+                                 str(raw.get("when_utc", "")),
+                                 int(level) if isinstance(level, int) else None)
         except (KeyError, TypeError, ValueError):
             return None
         return entry if exposure > 0 else None

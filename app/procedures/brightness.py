@@ -37,6 +37,7 @@ def choose_brightness(run: FilterRun, panel: PanelFacts, window_s: tuple[float, 
     measured: list[tuple[int, float]] = []  # (level, exposure that hit the target)
     for _ in range(MAX_LEVEL_CHANGES + 1):
         level = int((yield SetBrightness(level)))
+        run.brightness = level
         run.record.update_section(run.section, brightness=level)
         try:
             shot: Shot = yield from find_exposure(run)

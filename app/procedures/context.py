@@ -40,6 +40,8 @@ class FilterRun:
     #: test exposures start here (last time's exposure, a brightness change...)
     first_exposure_s: float | None = None
     bias_hint_native: float | None = None
+    #: the panel's level while this filter's frames are taken (None: not controlled)
+    brightness: int | None = None
     flicker_reported: bool = False
     #: what the search measured: bias (native ADU) and the exposure found
     bias_native: float | None = None

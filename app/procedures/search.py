@@ -142,7 +142,7 @@ def _accept(run: FilterRun, solver: ExposureSolver, shot: Shot, tests: int, key:
         # Only a bias measured from two frames (or known before) is kept.
         measured = bias if fit is not None and fit.fitted else bias_hint
         run.history.remember(key, HistoryEntry(
-            exposure_s, measured, utc_now().isoformat(timespec="seconds")))
+            exposure_s, measured, utc_now().isoformat(timespec="seconds"), run.brightness))
     yield ExposureSolved(exposure_s, stats.mean_native, stats.mean_16bit, tests, bias)
 
 

@@ -1,0 +1,105 @@
+"""The whole job at the scope: every filter in wheel order, then the dark flats.
+
+For each filter: move the wheel, find the exposure (or, with a dimmable panel and
+``brightness='auto'``, the brightness and exposure), take N flats. A filter that
+cannot be done (too dark even at full brightness and the longest exposure) is
+reported and the others go on; a device fault ends the job. Then, with the light
+off, M dark flats at every distinct flat exposure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.actions import MoveFilter, Procedure
+from app.engine import SessionFailure
+from app.events import Notice
+from app.procedures.brightness import choose_brightness
+from app.procedures.context import FilterRun
+from app.procedures.dark_flats import dark_flats
+from app.procedures.lighting import finish_lighting, light_up
+from app.procedures.panel_flats import capture_flats
+from app.procedures.search import find_exposure
+from app.rig import PanelFacts
+
+
+@dataclass(frozen=True, slots=True)
+class SequencePlan:
+    """What the job does, beyond one filter's settings."""
+
+    #: filter names in the order to take them; (None,) = one run without a wheel
+    filters: tuple[str | None, ...]
+    #: None = leave the panel as it is; an int = that level for every filter; 'auto'
+    brightness: int | str | None
+    dark_count: int
+    window_s: tuple[float, float]
+    open_cover_at_end: bool = False
+
+
+@dataclass(slots=True)
+class FilterOutcome:
+    """How one filter went."""
+
+    name: str | None
+    exposure_s: float | None
+    brightness: int | None
+    error: str | None = None
+
+
+def filter_sequence(plan: SequencePlan, panel: PanelFacts | None,
+                    filter_run: Callable[[str | None], FilterRun],
+                    remembered_level: Callable[[str | None], int | None]) -> Procedure:
+    """Run the job; returns the outcomes per filter (raises when every filter failed)."""
+    fixed = plan.brightness if isinstance(plan.brightness, int) else None
+    yield from light_up(panel, fixed)
+    outcomes: list[FilterOutcome] = []
+    bias: float | None = None
+    level_native = 0.0
+    min_exposure_s = 0.0
+    for name in plan.filters:
+        run = filter_run(name)
+        run.record.update_section(run.section, status="running")
+        if name is not None:
+            yield Notice(f"filter {name}")
+            yield MoveFilter(name)
+        run.brightness = fixed
+        try:
+            if plan.brightness == "auto" and panel is not None and panel.has_light:
+                shot, level = yield from choose_brightness(run, panel, plan.window_s,
+                                                           remembered_level(name))
+            else:
+                shot, level = (yield from find_exposure(run)), fixed
+            exposure_s = yield from capture_flats(run, shot)
+        except SessionFailure as failure:
+            if name is None:
+                raise
+            run.record.update_section(run.section, status="failed", error=str(failure))
+            yield run.warn(f"{name}: {failure}")
+            outcomes.append(FilterOutcome(name, None, None, str(failure)))
+            continue
+        if name is not None:
+            run.record.update_section(run.section, status="completed", exposure_s=exposure_s,
+                                      brightness=level)
+        else:
+            run.record.update(brightness=level)
+        outcomes.append(FilterOutcome(name, exposure_s, level))
+        bias = run.bias_native if run.bias_native is not None else bias
+        level_native = max(level_native, run.steering.aim.target_native)
+        min_exposure_s = run.plan.min_exposure_s
+    done = [o for o in outcomes if o.exposure_s is not None]
+    if not done:
+        raise SessionFailure("no filter could be done: " + "; ".join(
+            f"{o.name}: {o.error}" for o in outcomes))
+    if plan.dark_count:
+        yield from dark_flats(panel, [o.exposure_s for o in done if o.exposure_s],
+                              plan.dark_count, bias_native=bias,
+                              flat_level_native=level_native,
+                              min_exposure_s=min_exposure_s)
+    yield from finish_lighting(panel, plan.open_cover_at_end)
+    failed = [o for o in outcomes if o.exposure_s is None]
+    if failed:
+        raise SessionFailure(
+            f"{len(failed)} of {len(outcomes)} filters failed ("
+            + "; ".join(f"{o.name}: {o.error}" for o in failed) + "); the others are done")
+    return outcomes
