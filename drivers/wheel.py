@@ -21,9 +21,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TypeVar
 
 from drivers.clock import Clock, SystemClock
 from drivers.errors import FilterWheelError, FilterWheelTimeoutError
+
+_W = TypeVar("_W", bound="FilterWheel")
 
 #: how often a move polls the wheel's position (seconds on the wheel's clock)
 DEFAULT_POLL_S = 0.05
@@ -158,7 +161,7 @@ class FilterWheel(ABC):
             self._info = None
             self._do_close()
 
-    def __enter__(self) -> FilterWheel:
+    def __enter__(self: _W) -> _W:
         """Open on entering a ``with`` block."""
         self.open()
         return self

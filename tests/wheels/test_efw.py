@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import shutil
 import subprocess
 from pathlib import Path
@@ -176,7 +177,7 @@ def test_a_library_that_is_not_the_efw_sdk_is_refused(tmp_path: Path) -> None:
 
 
 def test_nothing_found_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(efw_sdk.ctypes.util, "find_library", lambda name: None)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
     monkeypatch.setattr(efw_sdk, "_system_dirs", lambda: [])
     status = efw_sdk.efw_status()
     assert status.library is None and not status.configured
