@@ -29,8 +29,7 @@ class WheelListing:
 
 def _sim_entry(sim_config: SimWheelConfig | None) -> WheelEntry:
     config = sim_config if sim_config is not None else SimWheelConfig()
-    return WheelEntry("sim", "Simulated wheel", "sim", len(config.filters),
-                      ", ".join(config.filters))
+    return WheelEntry("sim", "Simulated wheel", "sim", len(config.filters))
 
 
 def list_wheels(*, sim_config: SimWheelConfig | None = None,

@@ -6,6 +6,7 @@ import ctypes
 import ctypes.util
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -69,11 +70,23 @@ def test_every_call_uses_the_id_not_the_index(fake_efw: FakeEfw) -> None:
 
 
 def test_open_waits_while_the_wheel_counts_its_slots(fake_efw: FakeEfw) -> None:
-    fake_efw.configure(detect_ms=80)
+    fake_efw.configure(detect_ms=200)
     with _wheel(fake_efw) as wheel:
         assert wheel.info.slot_count == 7
         assert fake_efw.moving_answers(0) >= 1
         assert wheel.position() == 0
+
+
+def test_position_answers_from_another_thread_during_a_move(fake_efw: FakeEfw) -> None:
+    fake_efw.configure(move_ms_per_slot=100)
+    with _wheel(fake_efw) as wheel:
+        mover = threading.Thread(target=wheel.move_to, args=(3,))
+        mover.start()
+        seen = []
+        while mover.is_alive():
+            seen.append(wheel.position())  # does not wait for the move to end
+        mover.join()
+        assert None in seen and wheel.position() == 3
 
 
 def test_a_wheel_that_never_counts_its_slots_times_out_and_is_closed(

@@ -43,7 +43,7 @@ def _sim_rig() -> Rig:
 
 
 def _efw_rig(fake: FakeEfw) -> Rig:
-    fake.configure(count=1, slots=7, move_ms_per_slot=60, detect_ms=30)
+    fake.configure(count=1, slots=7, move_ms_per_slot=80, detect_ms=30)
     clock = ProbeClock(lambda: None, real=True)
     wheel = EfwWheel(0, efw=fake.library, clock=clock, poll_s=0.005, detect_timeout_s=30)
     return Rig(wheel, clock, lambda: fake.set_fault(0, FAULT_STUCK), lambda: fake.unplug(0))

@@ -9,7 +9,8 @@
  *  - EFWGetProperty on a closed wheel succeeds with slotNum 0;
  *  - a move takes move_ms_per_slot per slot travelled (the short way round, or
  *    forwards only when unidirectional), position -1 meanwhile; EFWSetPosition
- *    while moving answers EFW_ERROR_MOVING.
+ *    while moving answers EFW_ERROR_MOVING;
+ *  - a removed wheel answers EFW_ERROR_REMOVED to everything, EFWClose included.
  *
  * Test controls (not in the real library):
  *   FakeEFW_Configure(count, slots, move_ms_per_slot, detect_ms)  reset everything
@@ -351,8 +352,8 @@ EFW_ERROR_CODE EFWClose(int ID)
 {
     pthread_mutex_lock(&lock);
     struct wheel *w = find(ID);
-    EFW_ERROR_CODE rc = w ? EFW_SUCCESS : EFW_ERROR_INVALID_ID;
-    if (w) w->is_open = false;
+    EFW_ERROR_CODE rc = !w ? EFW_ERROR_INVALID_ID : w->removed ? EFW_ERROR_REMOVED : EFW_SUCCESS;
+    if (w) w->is_open = false; /* a removed wheel answers REMOVED but is closed all the same */
     pthread_mutex_unlock(&lock);
     return rc;
 }
