@@ -333,8 +333,10 @@ def run_wheel_checks(status: EfwStatus | None = None) -> list[Check]:
 
 
 def report_json(checks: Sequence[Check], wheel_checks: Sequence[Check] = ()) -> str:
-    """The report as JSON: {"ok": ..., "checks": [{"name", "status", "detail", "fix"}],
-    "filter_wheels": [same rows]} (the last key only with wheel checks)."""
+    """The report as JSON: {"ok": ..., "checks": [{"name", "status", "detail", "fix"}]}.
+
+    Wheel checks go under "filter_wheels", in the same rows (only when given).
+    """
     report: dict[str, object] = {
         "ok": not any(c.status is Status.FAIL for c in [*checks, *wheel_checks]),
         "checks": [{**asdict(c), "status": c.status.value} for c in checks]}

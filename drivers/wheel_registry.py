@@ -1,5 +1,6 @@
-"""Every filter wheel autoflats can drive: the simulator always, ZWO EFW wheels when
-libEFWFilter is present.
+"""Every filter wheel autoflats can drive: the simulator, and ZWO EFW wheels.
+
+ZWO wheels need libEFWFilter (:mod:`drivers.efw_sdk`).
 
 Specs: ``sim``; ``zwo`` (the only ZWO wheel connected); ``zwo:N`` or ``efw:N`` (the
 N-th ZWO wheel, 0-based, as ``list_wheels`` shows it).
