@@ -269,8 +269,10 @@ def check_efw_sdk(status: EfwStatus) -> Check:
         fix = (f"install ZWO's EFW SDK (libEFWFilter, zwoastro.com developer downloads or "
                f"INDI's libasi package) or set {efw_sdk.ENV_VAR}=/path/to/libEFWFilter; "
                "not needed without a ZWO filter wheel")
-        return Check("EFW SDK", Status.FAIL if status.configured else Status.WARN,
-                     status.error or "EFW SDK not found (libEFWFilter)", fix)
+        detail = status.error or "EFW SDK not found (libEFWFilter)"
+        if not status.configured:  # plain absence: the fix line says how to install it
+            detail = detail.split("; ", 1)[0]
+        return Check("EFW SDK", Status.FAIL if status.configured else Status.WARN, detail, fix)
     source = {"system": "system library", efw_sdk.ENV_VAR: f"from ${efw_sdk.ENV_VAR}"}.get(
         status.source or "", status.source or "")
     return Check("EFW SDK", Status.PASS,
