@@ -3,7 +3,11 @@
 Checks, each pass / warn / fail with a fix: the ZWO SDK (path, version), libusb,
 udev rules (Linux), ``usbfs_memory_mb`` against the sensor (Linux), the cameras
 visible with their properties (each opened and closed once), and the output folder
-(writable, with free space for the planned flats). Exit code 1 on any fail.
+(writable, with free space for the planned flats). Then a filter wheel section: the
+EFW SDK (libEFWFilter: path, version) and the ZWO wheels visible with their slot
+counts. A missing EFW SDK or wheel only warns (many setups have no wheel); an EFW
+SDK that was asked for (``ZWO_EFW_LIB``) but cannot load fails. Exit code 1 on any
+fail.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
 
-from drivers import zwo_sdk
+from drivers import efw_sdk, zwo_sdk
 from drivers.base import binned_shape
-from drivers.errors import CameraError
+from drivers.efw_sdk import EfwStatus
+from drivers.errors import CameraError, FilterWheelError
 from drivers.zwo_sdk import SdkStatus
 
 #: ZWO's recommendation for usbfs_memory_mb (the kernel default is 16)
@@ -258,6 +263,51 @@ def check_output(out: Path, count: int, cameras: Sequence[CameraSeen]) -> Check:
     return Check("output folder", Status.PASS, detail)
 
 
+def check_efw_sdk(status: EfwStatus) -> Check:
+    """libEFWFilter is found and loads; its version. Optional unless asked for."""
+    if status.library is None:
+        fix = (f"install ZWO's EFW SDK (libEFWFilter, zwoastro.com developer downloads or "
+               f"INDI's libasi package) or set {efw_sdk.ENV_VAR}=/path/to/libEFWFilter; "
+               "not needed without a ZWO filter wheel")
+        detail = status.error or "EFW SDK not found (libEFWFilter)"
+        if not status.configured:  # plain absence: the fix line says how to install it
+            detail = detail.split("; ", 1)[0]
+        return Check("EFW SDK", Status.FAIL if status.configured else Status.WARN, detail, fix)
+    source = {"system": "system library", efw_sdk.ENV_VAR: f"from ${efw_sdk.ENV_VAR}"}.get(
+        status.source or "", status.source or "")
+    return Check("EFW SDK", Status.PASS,
+                 f"libEFWFilter {status.version or '(version unknown)'} at {status.path}"
+                 f" ({source})")
+
+
+def check_wheels(status: EfwStatus) -> Check:
+    """ZWO filter wheels the EFW SDK sees, each with its slot count."""
+    from drivers.efw import list_efw_wheels
+
+    if status.library is None:
+        return Check("filter wheels", Status.WARN,
+                     "cannot look for ZWO filter wheels without the EFW SDK (see above)")
+    try:
+        entries = list_efw_wheels(status.library)
+    except FilterWheelError as error:
+        return Check("filter wheels", Status.FAIL, f"listing filter wheels failed: {error}",
+                     "unplug and replug the filter wheel; check its USB cable")
+    if not entries:
+        return Check("filter wheels", Status.WARN, "no ZWO filter wheel found",
+                     "plug the wheel in (directly, or into the camera's USB hub with the "
+                     "camera powered), then run 'autoflats doctor' again; ignore this if you "
+                     "use no wheel")
+    lines = [f"{e.wheel_id} {e.name}, {e.slot_count} slots" for e in entries
+             if e.slot_count is not None]
+    failures = [f"{e.wheel_id} {e.name}: {e.note or 'slot count unknown'}" for e in entries
+                if e.slot_count is None]
+    if failures:
+        return Check("filter wheels", Status.FAIL, "; ".join(failures + lines),
+                     "close other programs using the wheel (NINA, SharpCap, INDI...), then "
+                     "unplug and replug it")
+    return Check("filter wheels", Status.PASS, "; ".join(lines))
+
+
 def _size(nbytes: int) -> str:
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if nbytes >= scale:
@@ -278,22 +328,43 @@ def run_checks(out: Path, count: int, env: DoctorEnv | None = None,
     return checks
 
 
-def report_json(checks: Sequence[Check]) -> str:
-    """The report as JSON: {"ok": ..., "checks": [{"name", "status", "detail", "fix"}]}."""
-    rows = [{**asdict(c), "status": c.status.value} for c in checks]
-    return json.dumps({"ok": not any(c.status is Status.FAIL for c in checks),
-                       "checks": rows}, indent=2, ensure_ascii=False)
+def run_wheel_checks(status: EfwStatus | None = None) -> list[Check]:
+    """The filter wheel section: the EFW SDK, then the wheels."""
+    status = status if status is not None else efw_sdk.efw_status()
+    return [check_efw_sdk(status), check_wheels(status)]
 
 
-def report_text(checks: Sequence[Check]) -> str:
-    """The report for people: one line per check, then the fix, then a summary."""
-    width = max(len(c.name) for c in checks)
+def report_json(checks: Sequence[Check], wheel_checks: Sequence[Check] = ()) -> str:
+    """The report as JSON: {"ok": ..., "checks": [{"name", "status", "detail", "fix"}]}.
+
+    Wheel checks go under "filter_wheels", in the same rows (only when given).
+    """
+    report: dict[str, object] = {
+        "ok": not any(c.status is Status.FAIL for c in [*checks, *wheel_checks]),
+        "checks": [{**asdict(c), "status": c.status.value} for c in checks]}
+    if wheel_checks:
+        report["filter_wheels"] = [{**asdict(c), "status": c.status.value}
+                                   for c in wheel_checks]
+    return json.dumps(report, indent=2, ensure_ascii=False)
+
+
+def report_text(checks: Sequence[Check], wheel_checks: Sequence[Check] = ()) -> str:
+    """The report for people: one line per check, then the fix, then a summary.
+
+    Wheel checks follow under a 'filter wheels' heading, in the same shape.
+    """
+    width = max(len(c.name) for c in [*checks, *wheel_checks])
     lines = []
-    for check in checks:
-        lines.append(f"{check.status.value.upper():<4}  {check.name:<{width}}  {check.detail}")
-        if check.fix and check.status is not Status.PASS:
-            lines.append(f"{'':<4}  {'':<{width}}  fix: {check.fix}")
-    counts = {s: sum(c.status is s for c in checks) for s in Status}
+    for section, rows in (("", checks), ("filter wheels (ZWO EFW):", wheel_checks)):
+        if section and rows:
+            lines += ["", section]
+        for check in rows:
+            lines.append(
+                f"{check.status.value.upper():<4}  {check.name:<{width}}  {check.detail}")
+            if check.fix and check.status is not Status.PASS:
+                lines.append(f"{'':<4}  {'':<{width}}  fix: {check.fix}")
+    everything = [*checks, *wheel_checks]
+    counts = {s: sum(c.status is s for c in everything) for s in Status}
     lines.append(f"{counts[Status.PASS]} passed, {counts[Status.WARN]} warnings, "
                  f"{counts[Status.FAIL]} failed")
     return "\n".join(lines)
@@ -302,5 +373,7 @@ def report_text(checks: Sequence[Check]) -> str:
 def run_doctor(args: argparse.Namespace) -> int:
     """The ``doctor`` subcommand: print the report; 1 if any check failed, else 0."""
     checks = run_checks(Path(args.out), int(args.count))
-    print(report_json(checks) if args.json else report_text(checks), flush=True)
-    return 1 if any(c.status is Status.FAIL for c in checks) else 0
+    wheel_checks = run_wheel_checks()
+    print(report_json(checks, wheel_checks) if args.json
+          else report_text(checks, wheel_checks), flush=True)
+    return 1 if any(c.status is Status.FAIL for c in [*checks, *wheel_checks]) else 0
