@@ -129,6 +129,26 @@ def build_parser() -> argparse.ArgumentParser:
     flats.add_argument("--no-history", action="store_true",
                        help="ignore the exposure that worked last time (same camera, gain, "
                        "offset, bin, filter and target) and search from scratch")
+    flats.add_argument("--filters", default=None, metavar="L,R,G,B,Ha",
+                       help="take every listed filter, in wheel order (needs --wheel); "
+                       "flats go to DIR/<filter>/")
+    flats.add_argument("--wheel", default=None, metavar="sim|zwo[:N]",
+                       help="the filter wheel (required with --filters)")
+    flats.add_argument("--panel", default=None, metavar="sim|alnitak[:PORT]|pegasus[:PORT]",
+                       help="a light panel the app switches, dims and (Flip-Flat) closes")
+    flats.add_argument("--brightness", default=None, metavar="auto|LEVEL",
+                       help="panel brightness: a level, or auto (per filter, so flats take "
+                       "--min-exposure (default 1 s) to --max-flat-exposure)")
+    flats.add_argument("--max-flat-exposure", type=_float("max flat exposure"),
+                       default=None, help="longest flat wanted in brightness mode "
+                       "(default 10 s; narrowband at full brightness may need more)")
+    flats.add_argument("--dark-flats", type=_whole_number("dark flats"), default=0,
+                       metavar="M", help="M dark flats at each distinct flat exposure, "
+                       "the light off (DIR/darkflats/)")
+    flats.add_argument("--open-cover", action="store_true",
+                       help="open the panel's cover again when the job is done")
+    flats.add_argument("--yes", action="store_true",
+                       help="do not ask to cover the scope by hand before dark flats")
     flats.add_argument("--json", action="store_true",
                        help="also print the session summary (session.json) on stdout")
     flats.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -308,6 +328,10 @@ def _flats(args: argparse.Namespace) -> int:
             if getattr(args, option) is None:
                 raise UsageError(f"the following arguments are required: --{option}")
         settings = _settings_from_args(args)
+        if _is_job(args):
+            from app.job_cli import run_job_cli
+
+            return run_job_cli(args, settings, _choose_camera(args))
     camera_id = _choose_camera(args)
     camera = open_camera(camera_id, sim_config_path=args.sim_config)
     cancel = threading.Event()
@@ -348,6 +372,17 @@ def _flats(args: argparse.Namespace) -> int:
         return EXIT_CANCELLED
     _err(f"autoflats: error: {finished.message}")
     return EXIT_FAILED
+
+
+def _is_job(args: argparse.Namespace) -> bool:
+    """Whether the run needs the job engine (devices, filters or dark flats)."""
+    return bool(args.filters or args.wheel or args.panel or args.dark_flats
+                or args.brightness is not None)
+
+
+def print_event(event: Event, scale: AduScale) -> None:
+    """One event as people read it on stderr."""
+    _print_event(event, scale)
 
 
 def _print_event(event: Event, scale: AduScale) -> None:

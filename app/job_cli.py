@@ -1,0 +1,97 @@
+"""``autoflats flats`` with devices: filters, a light panel, dark flats (the whole job)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from app.adu import AduScale
+from app.events import FinishReason, SessionFinished
+from app.history import ExposureHistory
+from app.job import MAX_FLAT_EXPOSURE_S, FlatJob, JobSettings
+from app.rig import Rig
+from app.settings import FlatSettings, SettingsError
+from drivers.devices import open_devices
+
+EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
+
+
+def _brightness(text: str | None) -> int | str | None:
+    if text is None:
+        return None
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise SettingsError(f"--brightness must be auto or a whole number, got {text!r}") from None
+
+
+def _filters(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    return tuple(part.strip() for part in text.split(","))
+
+
+def ask_on_terminal(assume_yes: bool) -> object:
+    """The question before dark flats without a panel: Enter on a terminal, or --yes."""
+    def ask(message: str, cancel: threading.Event) -> None:
+        if assume_yes:
+            print(f"note: {message} (--yes: not asking)", file=sys.stderr)
+            return
+        if not sys.stdin or not sys.stdin.isatty():
+            raise SettingsError(f"{message}; no terminal to ask on: run again with --yes")
+        print(f"{message}, then press Enter (Ctrl-C cancels) ", end="", file=sys.stderr,
+              flush=True)
+        sys.stdin.readline()
+    return ask
+
+
+def run_job_cli(args: argparse.Namespace, settings: FlatSettings, camera_id: str) -> int:
+    """Run the job; exit codes as ``autoflats flats``."""
+    from app.cli import print_event  # the one place events are printed
+
+    filters = _filters(args.filters)
+    if filters and not args.wheel:
+        raise SettingsError("--filters needs --wheel (sim, or zwo for a ZWO EFW)")
+    job = JobSettings(
+        flats=settings, filters=filters, brightness=_brightness(args.brightness),
+        dark_count=args.dark_flats,
+        max_flat_exposure_s=args.max_flat_exposure or MAX_FLAT_EXPOSURE_S,
+        open_cover_at_end=args.open_cover)
+    devices = open_devices(camera_id, panel=args.panel, wheel=args.wheel,
+                           sim_config_path=args.sim_config)
+    cancel = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    previous_term = signal.signal(signal.SIGTERM, lambda *_: cancel.set())
+    finished: SessionFinished | None = None
+    try:
+        with devices:
+            history = None if args.no_history else ExposureHistory.default()
+            extra = ({"sim_config": str(args.sim_config.resolve())}
+                     if args.sim_config is not None else {})
+            rig = Rig(devices.camera, devices.panel, devices.wheel)
+            runner = FlatJob(rig, job, cancel=cancel, history=history, camera_id=camera_id,
+                             record_extra=extra, ask_user=ask_on_terminal(args.yes))
+            scale = AduScale(devices.camera.info.bit_depth)
+            for event in runner.events():
+                if not args.quiet:
+                    print_event(event, scale)
+                if isinstance(event, SessionFinished):
+                    finished = event
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+    assert finished is not None
+    if args.json and finished.session_file is not None and finished.session_file.exists():
+        sys.stdout.write(finished.session_file.read_text(encoding="utf-8"))
+        sys.stdout.flush()
+    if finished.reason is FinishReason.COMPLETED:
+        return EXIT_OK
+    if finished.reason is FinishReason.CANCELLED:
+        print("autoflats: cancelled; files already written are kept", file=sys.stderr)
+        return EXIT_CANCELLED
+    print(f"autoflats: error: {finished.message}", file=sys.stderr)
+    return EXIT_FAILED
