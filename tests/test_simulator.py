@@ -96,18 +96,18 @@ def test_faults_fail_then_retry_succeeds() -> None:
 def test_faults_exhaust_retries_and_hang_times_out() -> None:
     with SimulatedCamera(small_config(faults=SimFaults(fail_at_frames=(1, 2, 3)))) as cam:
         with pytest.raises(ExposureFailedError):
-            cam.capture(0.1).frame
+            cam.capture(0.1)
     with SimulatedCamera(small_config(faults=SimFaults(hang_at_frames=(1, 2, 3)))) as cam:
         with pytest.raises(ExposureTimeoutError):
-            cam.capture(0.1).frame
+            cam.capture(0.1)
         assert not cam.is_exposing
 
 
 def test_disconnect_is_not_retried() -> None:
     with SimulatedCamera(small_config(faults=SimFaults(disconnect_at_frame=2))) as cam:
-        cam.capture(0.1).frame
+        cam.capture(0.1)
         with pytest.raises(CameraDisconnectedError):
-            cam.capture(0.1).frame
+            cam.capture(0.1)
         assert cam.frames_started == 2
 
 
@@ -118,7 +118,7 @@ def test_cancel_aborts_the_exposure() -> None:
     cancel.set()
     with SimulatedCamera(small_config()) as cam:
         with pytest.raises(ExposureAbortedError):
-            cam.capture(10.0, cancel=cancel).frame
+            cam.capture(10.0, cancel=cancel)
         assert not cam.is_exposing
 
 
