@@ -164,10 +164,10 @@ class SimConfig:
         _require("linear_limit", limit, 0 < limit <= 1,
                  "use a share of ADC full scale in (0, 1]")
         if n > LINEAR_TOLERANCE:
-            most = 1 - 2 * n
+            most = (1 - n) ** 2
             _require("linear_limit", limit, limit <= most,
-                     f"with nonlinearity = {n:g} use at most {most:g} (1 - 2 x nonlinearity: "
-                     "the response must have room to bend)")
+                     f"with nonlinearity = {n:g} use at most {most:.4g} ((1 - nonlinearity)^2: "
+                     "the response needs room to bend)")
 
     def bias_native(self, offset: int) -> float:
         """The bias level in native ADU at ``offset``: ``bias_adu`` when set."""

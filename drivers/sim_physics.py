@@ -11,7 +11,7 @@ Response curve. With F the native ADC full scale (2^bits - 1), x = s / F the
 linear signal s (ADU above bias) as a share of full scale, n = ``nonlinearity`` and
 L = ``linear_limit``, the recorded signal is F * y(x) with::
 
-    k = min(L, 1 - 2n)                       (the knee)
+    k = min(L, (1 - n)^2)                    (the knee)
     y(x) = x                                 for x <= k
     y(x) = k + c * ln(1 + (x - k) / c)       for x > k
 
@@ -20,8 +20,8 @@ left side grows strictly with c). y is strictly increasing (y' = 1 / (1 + (x - k
 / c) > 0), has a continuous first derivative (slope 1 on both sides of the knee),
 is concave, so the shortfall (x - y) / x never falls as x grows: it is 0 up to the
 knee, exactly n at full scale, and y keeps rising above x = 1 without bound, so
-the ADC (or the full well) still clips. Below L the shortfall is 0 when L <= 1 - 2n;
-otherwise the knee sits at 1 - 2n and the configuration check allows that only for
+the ADC (or the full well) still clips. Below L the shortfall is 0 when L <= (1 - n)^2;
+otherwise the knee sits at (1 - n)^2 and the configuration check allows that only for
 n <= 1 %, so the shortfall below L is at most n <= 1 %. With n = 0, y(x) = x.
 """
 
@@ -54,7 +54,7 @@ class Response:
         """The curve with shortfall ``nonlinearity`` at full scale, linear below the knee."""
         if nonlinearity <= 0:
             return cls(knee=math.inf, c=0.0)
-        knee = min(linear_limit, 1.0 - 2.0 * nonlinearity)
+        knee = min(linear_limit, (1.0 - nonlinearity) ** 2)
         span, rise = 1.0 - knee, 1.0 - nonlinearity - knee
         lo, hi = math.log(1e-300), math.log(1e300)
         for _ in range(200):  # bisection on log c: c * log1p(span / c) grows with c

@@ -8,7 +8,7 @@ settings and their TOML keys live in :mod:`drivers.sim_config`.
 
 Response curve (``nonlinearity`` n, ``linear_limit`` L): with F the native ADC full
 scale and x = (linear signal above bias) / F, the camera records F * y(x) where
-k = min(L, 1 - 2n), y(x) = x for x <= k and y(x) = k + c ln(1 + (x - k) / c) above
+k = min(L, (1 - n)^2), y(x) = x for x <= k and y(x) = k + c ln(1 + (x - k) / c) above
 it, c chosen so that y(1) = 1 - n. Strictly increasing, continuous slope, linear
 below the knee, exactly n short at full scale, still rising above it.
 
