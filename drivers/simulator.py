@@ -1,31 +1,43 @@
 """A physics-grade simulated camera that behaves like a ZWO ASI camera.
 
-Signal chain per pixel: photo-electron rate = flux x vignetting x pixel response
-non-uniformity (PRNU) x dust donuts x the CFA channel's response; shot noise
-(Poisson, normal approximation once counts are large) and read noise; dark
-current; optional soft non-linearity and full-well clipping; conversion to ADU at
-e-/ADU(gain) = e-/ADU(0) / 10^(gain/200); bias from the offset; ADC clipping,
-quantisation to the native bit depth and MSB alignment into RAW16.
+The physics (:mod:`drivers.sim_physics`): photo-electrons = flux x vignetting x PRNU
+x dust x the CFA channel's response over the integration time; shot and read noise,
+dark current, full-well clipping, e-/ADU(gain) = e-/ADU(0) / 10^(gain/200), the
+sensor's response curve, bias, ADC clipping, quantisation, MSB alignment. The
+settings and their TOML keys live in :mod:`drivers.sim_config`.
 
-The fixed pattern is computed once per binning and cached, so a 26 MP frame costs
-one pass of noise generation. Simulated time runs on an injectable clock. The
-simulator knows its true flux and bias; the exposure solver never asks for them.
+Response curve (``nonlinearity`` n, ``linear_limit`` L): with F the native ADC full
+scale and x = (linear signal above bias) / F, the camera records F * y(x) where
+k = min(L, (1 - n)^2), y(x) = x for x <= k and y(x) = k + c ln(1 + (x - k) / c) above
+it, c chosen so that y(1) = 1 - n. Strictly increasing, continuous slope, linear
+below the knee, exactly n short at full scale, still rising above it.
+
+Exposures: the camera rounds a request to its exposure grid (``exposure_step_s``)
+and reports that applied time; the light integrates over the applied time plus a
+hidden ``exposure_offset_s``. The light a frame sees (flux, or a :class:`SimLight`,
+drift at mid-exposure, per-frame ``flux_jitter``, PWM flicker) is known when the
+exposure starts, so the frame renders on a worker thread during the simulated
+exposure, as a real camera's frame arrives during readout; ``read_frame`` only
+waits for it and copies it out. At most one render is in flight per camera.
+
+Noise comes from ``seed`` (fresh from OS entropy when absent); the fixed pattern
+from ``pattern_seed``, the same simulated sensor in every run, cached per binning.
+Simulated time runs on an injectable clock. The simulator knows its true flux and
+bias; the exposure solver never asks for them.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import threading
-from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
+from drivers import sim_physics
 from drivers.base import (
-    BAYER_PATTERNS,
     Camera,
     CameraControls,
     CameraInfo,
@@ -33,256 +45,51 @@ from drivers.base import (
     ExposureStatus,
     Frame,
     binned_shape,
-    e_per_adu_at_gain,
 )
 from drivers.clock import Clock, SimulatedClock
 from drivers.errors import CameraDisconnectedError, CameraError, FrameError
-from drivers.tomlload import load_toml
-
-SIM_CONFIG_ENV = "AUTOFLATS_SIM_CONFIG"
-FloatArray = npt.NDArray[np.float32]
-#: below this mean signal (e-) shot noise is drawn from a Poisson law, above it from
-#: the normal approximation (same mean and variance, four times faster)
-POISSON_BELOW_E = 3.0
-
-
-class SimConfigError(CameraError, ValueError):
-    """A simulator setting is invalid; the message names the key and what is allowed."""
-
-
-@dataclass(frozen=True, slots=True)
-class SimFaults:
-    """Faults the simulator injects (the pinned ``[faults]`` table)."""
-
-    fail_at_frames: tuple[int, ...] = ()
-    hang_at_frames: tuple[int, ...] = ()
-    disconnect_at_frame: int | None = None
-    short_buffer_at_frames: tuple[int, ...] = ()
-    flux_drift_per_s: float = 0.0
-    flicker_hz: float = 0.0
-    flicker_duty: float = 1.0
-
-    def __post_init__(self) -> None:
-        """Check every fault setting."""
-        for name in ("fail_at_frames", "hang_at_frames", "short_buffer_at_frames"):
-            for frame in getattr(self, name):
-                _require(name, frame, frame >= 1, "frame numbers start at 1")
-        if self.disconnect_at_frame is not None:
-            _require("disconnect_at_frame", self.disconnect_at_frame,
-                     self.disconnect_at_frame >= 1, "frame numbers start at 1")
-        _require("flux_drift_per_s", self.flux_drift_per_s,
-                 -1.0 < self.flux_drift_per_s < 1.0, "use a value in (-1, 1)")
-        _require("flicker_hz", self.flicker_hz, 0 <= self.flicker_hz <= 1e6,
-                 "use 0 (steady) to 1e6")
-        _require("flicker_duty", self.flicker_duty, 0 < self.flicker_duty <= 1,
-                 "use a value in (0, 1]")
-
-
-@dataclass(frozen=True, slots=True)
-class SimConfig:
-    """Everything the simulator is; the TOML keys are these field names."""
-
-    model: str = "Simulated mono camera"
-    width: int = 6248
-    height: int = 4176
-    bit_depth: int = 14
-    bayer: str | None = None
-    pixel_size_um: float = 3.76
-    flux_e_s: float = 10_000.0
-    channel_ratio: tuple[float, float, float] = (0.6, 1.0, 0.75)
-    e_per_adu: float = 3.1
-    bias_adu: float | None = None
-    bias_adu_per_offset: float = 2.0
-    read_noise_e: float = 3.0
-    dark_current_e_s: float = 0.002
-    full_well_e: float = 50_000.0
-    nonlinearity: float = 0.0
-    prnu: float = 0.006
-    vignetting: float = 0.3
-    dust_count: int = 6
-    min_exposure_s: float = 32e-6
-    max_exposure_s: float = 2000.0
-    gain_max: int = 570
-    gain_default: int = 100
-    offset_max: int = 300
-    offset_default: int = 50
-    readout_s_per_mp: float = 0.01
-    supported_bins: tuple[int, ...] = (1, 2, 3, 4)
-    has_cooler: bool = True
-    ambient_c: float = 20.0
-    seed: int = 0
-    time_scale: float = 1.0
-    faults: SimFaults = field(default_factory=SimFaults)
-
-    def __post_init__(self) -> None:
-        """Check every setting; the error names the key and the allowed range."""
-        _require("width", self.width, 16 <= self.width <= 20_000, "use 16..20000")
-        _require("height", self.height, 16 <= self.height <= 20_000, "use 16..20000")
-        _require("bit_depth", self.bit_depth, 8 <= self.bit_depth <= 16, "use 8..16")
-        if self.bayer is not None and self.bayer not in BAYER_PATTERNS:
-            raise SimConfigError(
-                f"sim config: bayer {self.bayer!r} is not a Bayer pattern; use one of "
-                f"{', '.join(BAYER_PATTERNS)} or leave it out for mono"
-            )
-        positive = ("pixel_size_um", "flux_e_s", "e_per_adu", "full_well_e",
-                    "min_exposure_s", "max_exposure_s")
-        for name in positive:
-            value = getattr(self, name)
-            _require(name, value, 0 < value < 1e12, "use a positive number")
-        _require("channel_ratio", self.channel_ratio,
-                 len(self.channel_ratio) == 3
-                 and all(0 < r <= 100 for r in self.channel_ratio),
-                 "use three positive numbers [r, g, b]")
-        full_scale = 2**self.bit_depth - 1
-        if self.bias_adu is not None:
-            _require("bias_adu", self.bias_adu, 0 <= self.bias_adu < full_scale,
-                     f"use 0..{full_scale - 1} (native ADU)")
-        nonneg = ("bias_adu_per_offset", "read_noise_e", "dark_current_e_s", "prnu",
-                  "readout_s_per_mp")
-        for name in nonneg:
-            value = getattr(self, name)
-            _require(name, value, 0 <= value < 1e9, "use a number >= 0")
-        _require("nonlinearity", self.nonlinearity, 0 <= self.nonlinearity <= 0.5,
-                 "use 0..0.5")
-        _require("vignetting", self.vignetting, 0 <= self.vignetting < 1, "use 0..0.99")
-        _require("dust_count", self.dust_count, 0 <= self.dust_count <= 100,
-                 "use 0..100")
-        _require("max_exposure_s", self.max_exposure_s,
-                 self.max_exposure_s >= self.min_exposure_s,
-                 "it must be at least min_exposure_s")
-        _require("gain_default", self.gain_default,
-                 0 <= self.gain_default <= self.gain_max, "use 0..gain_max")
-        _require("offset_default", self.offset_default,
-                 0 <= self.offset_default <= self.offset_max, "use 0..offset_max")
-        _require("supported_bins", self.supported_bins,
-                 1 in self.supported_bins and all(1 <= b <= 8 for b in self.supported_bins),
-                 "list bins 1..8, including 1")
-        _require("time_scale", self.time_scale, 0 <= self.time_scale <= 1000,
-                 "use 0 (instant) .. 1 (real time)")
-        _require("ambient_c", self.ambient_c, -60 <= self.ambient_c <= 60, "use -60..60")
-
-    def bias_native(self, offset: int) -> float:
-        """The bias level in native ADU at ``offset``: ``bias_adu`` when set."""
-        if self.bias_adu is not None:
-            return self.bias_adu
-        return self.bias_adu_per_offset * offset
-
-    def e_per_adu_at(self, gain: int) -> float:
-        """Native electrons per ADU at ``gain`` (ZWO gain is in 0.1 dB)."""
-        return e_per_adu_at_gain(self.e_per_adu, gain)
-
-
-
-
-def _require(name: str, value: object, ok: bool, allowed: str) -> None:
-    if not ok:
-        raise SimConfigError(f"sim config: {name} = {value!r} is not allowed; {allowed}")
-
-
-COLOR_PRESET = SimConfig(
-    model="Simulated colour camera",
-    width=4144,
-    height=2822,
-    bayer="RGGB",
-    pixel_size_um=4.63,
-    e_per_adu=3.9,
-    full_well_e=64_000.0,
-    gain_default=120,
-    offset_default=30,
+from drivers.sim_config import (
+    COLOR_PRESET,
+    PRESETS,
+    SIM_CONFIG_ENV,
+    SimConfig,
+    SimConfigError,
+    SimFaults,
+    load_sim_config,
+    sim_config_from_mapping,
+)
+from drivers.sim_physics import (
+    POISSON_BELOW_E,
+    Float64Array,
+    FloatArray,
+    Light,
+    Readout,
+    Response,
 )
 
-PRESETS: dict[str, SimConfig] = {"sim": SimConfig(), "sim-color": COLOR_PRESET}
+__all__ = [
+    "COLOR_PRESET",
+    "POISSON_BELOW_E",
+    "PRESETS",
+    "SIM_CONFIG_ENV",
+    "SimConfig",
+    "SimConfigError",
+    "SimFaults",
+    "SimLight",
+    "SimulatedCamera",
+    "load_sim_config",
+    "sim_config_from_mapping",
+]
+
+#: a frame renders in bands of about this many pixels (small float scratch, quick abort)
+BAND_PIXELS = 1 << 20
 
 
-_TUPLE_KEYS = {"channel_ratio", "supported_bins", "fail_at_frames", "hang_at_frames",
-               "short_buffer_at_frames"}
+class SimLight(Protocol):
+    """A light source for the simulated rig (a panel behind a filter, the sky)."""
 
-
-def _coerce(owner: type, key: str, value: Any, default: Any) -> Any:
-    """Check a TOML value's type against the field's default and convert it."""
-    where = "sim config" if owner is SimConfig else "sim config [faults]"
-    if key in _TUPLE_KEYS:
-        if not isinstance(value, list):
-            raise SimConfigError(f"{where}: {key} must be a list, got {value!r}")
-        kind = float if key == "channel_ratio" else int
-        return tuple(_coerce_scalar(where, key, v, kind) for v in value)
-    if key in ("bayer", "model"):
-        if not isinstance(value, str):
-            raise SimConfigError(f"{where}: {key} must be text, got {value!r}")
-        if key == "bayer":
-            upper = value.strip().upper()
-            return None if upper in ("", "NONE", "MONO") else upper
-        return value
-    if key in ("bias_adu",):
-        return _coerce_scalar(where, key, value, float)
-    if key == "disconnect_at_frame":
-        return _coerce_scalar(where, key, value, int)
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise SimConfigError(f"{where}: {key} must be true or false, got {value!r}")
-        return value
-    return _coerce_scalar(where, key, value, type(default))
-
-
-def _coerce_scalar(where: str, key: str, value: Any, kind: type) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SimConfigError(f"{where}: {key} must be a number, got {value!r}")
-    if kind is int:
-        if isinstance(value, float) and not value.is_integer():
-            raise SimConfigError(f"{where}: {key} must be a whole number, got {value!r}")
-        return int(value)
-    if not math.isfinite(value):
-        raise SimConfigError(f"{where}: {key} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def sim_config_from_mapping(data: dict[str, Any], base: SimConfig) -> SimConfig:
-    """``base`` with the keys of a parsed TOML table applied (unknown keys refused)."""
-    known = {f.name: f for f in fields(SimConfig)}
-    changes: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in known:
-            raise SimConfigError(
-                f"sim config: unknown key {key!r}; known keys: {', '.join(sorted(known))}"
-            )
-        if key == "faults":
-            if not isinstance(value, dict):
-                raise SimConfigError("sim config: [faults] must be a table")
-            changes["faults"] = _faults_from_mapping(value, base.faults)
-            continue
-        changes[key] = _coerce(SimConfig, key, value, getattr(base, key))
-    try:
-        return replace(base, **changes)
-    except TypeError as error:  # pragma: no cover - guarded by the checks above
-        raise SimConfigError(f"sim config: {error}") from error
-
-
-def _faults_from_mapping(data: dict[str, Any], base: SimFaults) -> SimFaults:
-    known = {f.name for f in fields(SimFaults)}
-    changes: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in known:
-            raise SimConfigError(
-                f"sim config: unknown key {key!r} in [faults]; known keys: "
-                f"{', '.join(sorted(known))}"
-            )
-        changes[key] = _coerce(SimFaults, key, value, getattr(base, key))
-    return replace(base, **changes)
-
-
-def load_sim_config(
-    path: str | os.PathLike[str] | None = None,
-    *,
-    preset: str = "sim",
-    use_env: bool = True,
-) -> SimConfig:
-    """The simulator's configuration: preset, then $AUTOFLATS_SIM_CONFIG, then ``path``."""
-    config = PRESETS[preset]
-    env_path = os.environ.get(SIM_CONFIG_ENV) if use_env else None
-    for source in (env_path, path):
-        if source:
-            config = sim_config_from_mapping(load_toml(Path(source), "sim config"), config)
-    return config
+    def flux_e_s(self) -> float:
+        """Photo-electrons/s per pixel at the field centre (mono or green pixel), now."""
 
 
 class SimulatedCamera(Camera):
@@ -294,6 +101,7 @@ class SimulatedCamera(Camera):
         *,
         name: str = "Simulator",
         clock: Clock | None = None,
+        light: SimLight | None = None,
     ) -> None:
         self.config = config if config is not None else SimConfig()
         super().__init__(clock if clock is not None else SimulatedClock(self.config.time_scale))
@@ -307,7 +115,7 @@ class SimulatedCamera(Camera):
             bit_depth=cfg.bit_depth,
             bayer_pattern=cfg.bayer,
             pixel_size_um=cfg.pixel_size_um,
-            e_per_adu=cfg.e_per_adu,
+            e_per_adu=cfg.e_per_adu * cfg.reported_e_per_adu_factor,
             supported_bins=tuple(sorted(set(cfg.supported_bins))),
             has_cooler=cfg.has_cooler,
         )
@@ -317,11 +125,15 @@ class SimulatedCamera(Camera):
             gain=ControlRange(0, cfg.gain_max, cfg.gain_default),
             offset=ControlRange(0, cfg.offset_max, cfg.offset_default),
         )
-        self._patterns: dict[int, FloatArray] = {}
+        self._response = Response.for_config(cfg.nonlinearity, cfg.linear_limit)
+        self._patterns: dict[int, tuple[FloatArray, Float64Array]] = {}
         self._pattern_lock = threading.Lock()
         self._rng = np.random.default_rng(cfg.seed)
+        self._light = light
         self._frames_started = 0
         self._exposure: _Exposure | None = None
+        self._job: _RenderJob | None = None
+        self._spare: Frame | None = None
         self._disconnected = False
         self._cooler_on = False
         self._set_point_c: float | None = None
@@ -330,7 +142,7 @@ class SimulatedCamera(Camera):
     # -- description -------------------------------------------------------------
     @property
     def info(self) -> CameraInfo:
-        """Fixed properties, from the configuration."""
+        """Fixed properties, from the configuration (e-/ADU as the camera reports it)."""
         return self._info
 
     @property
@@ -355,15 +167,30 @@ class SimulatedCamera(Camera):
         exposure = self._exposure
         return exposure is not None and not exposure.finished
 
+    @property
+    def response(self) -> Response:
+        """The sensor's response curve y(x) (x, y: shares of ADC full scale)."""
+        return self._response
+
+    # -- the simulated rig -------------------------------------------------------
+    def set_light(self, light: SimLight | None) -> None:
+        """Take the light from ``light`` from the next exposure on (None: ``flux_e_s``)."""
+        with self._lock:
+            self._light = light
+
     # -- truth, for tests and benchmarks only ------------------------------------
     def true_mean_native(self, exposure_s: float) -> float:
-        """The noise-free whole-frame mean (native ADU) at ``exposure_s``, unclipped.
+        """The noise-free whole-frame mean (native ADU) at an applied ``exposure_s``.
 
-        Hidden truth: tests use it to judge the solver; the solver never calls it.
+        Linear and unclipped, without drift, jitter or flicker; the hidden exposure
+        offset is included. Hidden truth: tests use it to judge the solver; the
+        solver never calls it.
         """
-        pattern = self._pattern(self.binning)
-        electrons = float(pattern.mean(dtype=np.float64)) * self._rate_e_s(0.0) * exposure_s
-        electrons += self.config.dark_current_e_s * self.binning**2 * exposure_s
+        _, row_means = self._pattern(self.binning)
+        integration_s = exposure_s + self.config.exposure_offset_s
+        rate = self._base_flux_e_s() * self.binning**2
+        electrons = float(row_means.mean()) * rate * integration_s
+        electrons += self.config.dark_current_e_s * self.binning**2 * integration_s
         return self.config.bias_native(self.offset) + electrons / self.config.e_per_adu_at(
             self.gain
         )
@@ -375,6 +202,8 @@ class SimulatedCamera(Camera):
 
     def _do_close(self) -> None:
         self._exposure = None
+        self._retire_job()
+        self._spare = None
 
     def _do_set_gain(self, gain: int) -> None:
         self._check_connected()
@@ -391,23 +220,31 @@ class SimulatedCamera(Camera):
                 f"{self._info.name} was disconnected; check the USB cable and power"
             )
 
-    def _do_start_exposure(self, exposure_s: float) -> None:
+    def _do_start_exposure(self, exposure_s: float) -> float:
         self._check_connected()
+        self._retire_job()
+        base_flux = self._base_flux_e_s()
         self._frames_started += 1
         number = self._frames_started
         faults = self.config.faults
         if faults.disconnect_at_frame is not None and number >= faults.disconnect_at_frame:
             self._disconnected = True
             self._check_connected()
-        self._exposure = _Exposure(
+        applied_s = sim_physics.exposure_on_grid(self.config, exposure_s)
+        now = self.clock.monotonic()
+        exposure = _Exposure(
             number=number,
-            exposure_s=exposure_s,
-            started_s=self.clock.monotonic(),
-            ends_s=self.clock.monotonic() + exposure_s + self.readout_s,
+            exposure_s=applied_s,
+            started_s=now,
+            ends_s=now + applied_s + self.readout_s,
             hangs=number in faults.hang_at_frames,
             fails=number in faults.fail_at_frames,
             short_buffer=number in faults.short_buffer_at_frames,
         )
+        self._exposure = exposure
+        if not (exposure.hangs or exposure.fails or exposure.short_buffer):
+            self._job = self._start_render(exposure, base_flux)
+        return applied_s
 
     def _do_exposure_status(self) -> ExposureStatus:
         self._check_connected()
@@ -430,12 +267,27 @@ class SimulatedCamera(Camera):
                 f"{self._info.name} returned {height * width} of "
                 f"{2 * height * width} bytes; frame rejected"
             )
-        return self._render(exposure, out)
+        job = self._job
+        if job is None or job.exposure is not exposure:  # read again: render again
+            self._retire_job()
+            job = self._start_render(exposure, self._base_flux_e_s())
+        self._job = None
+        job.join()
+        if job.error is not None:
+            self._spare = job.buffer
+            raise job.error
+        if out is None:
+            return job.buffer  # the caller owns it; the next render takes a new one
+        np.copyto(out, job.buffer)
+        self._spare = job.buffer
+        return out
 
     def _do_abort_exposure(self) -> None:
         if self._exposure is not None:
             self._exposure.finished = True
         self._exposure = None
+        if self._job is not None:
+            self._job.cancel.set()  # the next start or close joins it
 
     def _do_temperature_c(self) -> float | None:
         self._check_connected()
@@ -457,68 +309,78 @@ class SimulatedCamera(Camera):
         return (self._cooler_on, self._set_point_c)
 
     # -- physics -----------------------------------------------------------------
-    def _rate_e_s(self, at_s: float) -> float:
-        """Flux at the field centre for the current binning at simulated time ``at_s``."""
-        drift = self.config.faults.flux_drift_per_s
-        factor = math.exp(drift * at_s) if drift else 1.0
-        return self.config.flux_e_s * self.binning**2 * factor
+    def _base_flux_e_s(self) -> float:
+        """The light at the field centre now (e-/s per unbinned mono/green pixel)."""
+        if self._light is None:
+            return self.config.flux_e_s
+        flux = float(self._light.flux_e_s())
+        if not (math.isfinite(flux) and flux >= 0):
+            raise CameraError(
+                f"the simulated light gave {flux!r} e-/s; it must be a finite number >= 0"
+            )
+        return flux
 
-    def _pattern(self, binning: int) -> FloatArray:
-        """Relative response per pixel (1 = centre of a green/mono pixel), cached."""
+    def _light_for(self, exposure: _Exposure, base_flux: float) -> Light:
+        """The light one frame integrates, fixed at its start (draws the jitter)."""
+        cfg = self.config
+        integration_s = exposure.exposure_s + cfg.exposure_offset_s
+        drift = cfg.faults.flux_drift_per_s
+        if drift:
+            mid_s = exposure.started_s + integration_s / 2 - self._opened_at_s
+            base_flux *= math.exp(drift * mid_s)
+        if cfg.flux_jitter:
+            base_flux *= max(float(self._rng.normal(1.0, cfg.flux_jitter)), 1e-6)
+        flicker = sim_physics.flicker_rows(cfg.faults, exposure.started_s, integration_s,
+                                           self.readout_s, self.frame_shape[0])
+        return Light(rate_e_s=base_flux * self.binning**2, integration_s=integration_s,
+                     flicker=flicker)
+
+    def _pattern(self, binning: int) -> tuple[FloatArray, Float64Array]:
+        """Relative response per pixel (1 = centre of a green/mono pixel) and its
+        row means, cached per binning; safe to call from the render thread."""
         with self._pattern_lock:
             cached = self._patterns.get(binning)
             if cached is None:
                 height, width = binned_shape(self._info, binning)
-                cached = _fixed_pattern(self.config, height, width)
+                pattern = sim_physics.fixed_pattern(self.config, height, width)
+                cached = (pattern, pattern.mean(axis=1, dtype=np.float64))
                 self._patterns[binning] = cached
             return cached
 
-    def _render(self, exposure: _Exposure, out: Frame | None) -> Frame:
+    def _start_render(self, exposure: _Exposure, base_flux: float) -> _RenderJob:
+        """Start rendering ``exposure``'s frame on a worker thread."""
+        light = self._light_for(exposure, base_flux)
+        shape = self.frame_shape
+        buffer, self._spare = self._spare, None
+        if buffer is None or buffer.shape != shape:
+            buffer = np.empty(shape, dtype=np.uint16)
+        readout = Readout(gain=self.gain, offset=self.offset, binning=self.binning)
+        job = _RenderJob(exposure, buffer, lambda: self._render(job, light, readout))
+        job.start()
+        return job
+
+    def _render(self, job: _RenderJob, light: Light, readout: Readout) -> None:
+        """The worker: render ``job``'s frame band by band until done or cancelled."""
         cfg = self.config
-        pattern = self._pattern(self.binning)
-        mid_s = exposure.started_s + exposure.exposure_s / 2 - self._opened_at_s
-        scale = self._rate_e_s(mid_s) * exposure.exposure_s
-        electrons = pattern * np.float32(scale)
-        flicker = _flicker_rows(cfg.faults, exposure.started_s, exposure.exposure_s,
-                                self.readout_s, pattern.shape[0])
-        if flicker is not None:
-            electrons *= flicker[:, None]
-        electrons += np.float32(cfg.dark_current_e_s * self.binning**2 * exposure.exposure_s)
-        read_noise_e = cfg.read_noise_e * self.binning
-        if float(electrons.mean()) < POISSON_BELOW_E:
-            electrons = self._rng.poisson(electrons).astype(np.float32)
-            noise_var: FloatArray | float = read_noise_e**2
-            noise = self._rng.standard_normal(electrons.shape, dtype=np.float32)
-            noise *= np.float32(math.sqrt(float(noise_var)))
-        else:
-            noise = self._rng.standard_normal(electrons.shape, dtype=np.float32)
-            sigma = electrons + np.float32(read_noise_e**2)
-            np.sqrt(sigma, out=sigma)
-            noise *= sigma
-            del sigma
-        electrons += noise
-        del noise
-        if cfg.nonlinearity:
-            # Soft compression approaching full well: gain falls by up to
-            # `nonlinearity` at full well.
-            ratio = electrons / np.float32(cfg.full_well_e)
-            np.clip(ratio, 0, 1, out=ratio)
-            ratio *= ratio
-            ratio *= np.float32(-cfg.nonlinearity)
-            ratio += np.float32(1)
-            electrons *= ratio
-            del ratio
-        np.minimum(electrons, np.float32(cfg.full_well_e * self.binning**2), out=electrons)
-        electrons *= np.float32(1 / cfg.e_per_adu_at(self.gain))
-        electrons += np.float32(cfg.bias_native(self.offset))
-        full_scale = 2**cfg.bit_depth - 1
-        np.rint(electrons, out=electrons)
-        np.clip(electrons, 0, full_scale, out=electrons)
-        if out is None:
-            out = np.empty(electrons.shape, dtype=np.uint16)
-        np.copyto(out, electrons, casting="unsafe")
-        out <<= np.uint16(16 - cfg.bit_depth)
-        return out
+        pattern, row_means = self._pattern(readout.binning)
+        poisson = sim_physics.mean_electrons(cfg, row_means, light,
+                                             readout.binning) < POISSON_BELOW_E
+        height, width = pattern.shape
+        rows_per_band = max(1, BAND_PIXELS // width)
+        for top in range(0, height, rows_per_band):
+            if job.cancel.is_set():
+                return
+            sim_physics.render_band(cfg, self._response, pattern, light, readout,
+                                    slice(top, min(top + rows_per_band, height)),
+                                    poisson, self._rng, job.buffer)
+
+    def _retire_job(self) -> None:
+        """Cancel and join an unread render, keeping its buffer for the next one."""
+        job, self._job = self._job, None
+        if job is not None:
+            job.cancel.set()
+            job.join()
+            self._spare = job.buffer
 
 
 @dataclass(slots=True)
@@ -533,64 +395,28 @@ class _Exposure:
     finished: bool = False
 
 
-def _fixed_pattern(cfg: SimConfig, height: int, width: int) -> FloatArray:
-    """Vignetting x PRNU x dust x CFA response, float32 (height, width)."""
-    rng = np.random.default_rng(cfg.seed + 7919)
-    y = np.linspace(-1.0, 1.0, height, dtype=np.float32)[:, None]
-    x = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :]
-    aspect = height / width
-    r2 = (x * x + (y * aspect) ** 2) / np.float32(1 + aspect**2)
-    pattern: FloatArray = (np.float32(1.0) - np.float32(cfg.vignetting) * r2).astype(
-        np.float32, copy=False)
-    if cfg.prnu:
-        prnu = rng.standard_normal((height, width), dtype=np.float32)
-        prnu *= np.float32(cfg.prnu)
-        prnu += np.float32(1.0)
-        pattern *= prnu
-        del prnu
-    for _ in range(cfg.dust_count):
-        _add_dust(pattern, rng)
-    if cfg.bayer is not None:
-        r, g, b = cfg.channel_ratio
-        ratios = {"R": r / g, "G": 1.0, "B": b / g}
-        for dy in (0, 1):
-            for dx in (0, 1):
-                channel = cfg.bayer[2 * dy + dx]
-                pattern[dy::2, dx::2] *= np.float32(ratios[channel])
-    return pattern
+class _RenderJob:
+    """One frame rendering on a worker thread into ``buffer``."""
 
+    def __init__(self, exposure: _Exposure, buffer: Frame, work: Callable[[], None]) -> None:
+        self.exposure = exposure
+        self.buffer = buffer
+        self.cancel = threading.Event()
+        self.error: BaseException | None = None
+        self._work = work
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"sim-render-{exposure.number}")
 
-def _add_dust(pattern: FloatArray, rng: np.random.Generator) -> None:
-    """Multiply in one dust donut: a darker ring with a lighter centre."""
-    height, width = pattern.shape
-    radius = float(rng.uniform(0.01, 0.03)) * width
-    cy = float(rng.uniform(radius, height - radius))
-    cx = float(rng.uniform(radius, width - radius))
-    depth = float(rng.uniform(0.04, 0.15))
-    y0, y1 = int(max(cy - radius, 0)), int(min(cy + radius + 1, height))
-    x0, x1 = int(max(cx - radius, 0)), int(min(cx + radius + 1, width))
-    yy = np.arange(y0, y1, dtype=np.float32)[:, None] - np.float32(cy)
-    xx = np.arange(x0, x1, dtype=np.float32)[None, :] - np.float32(cx)
-    rho = np.sqrt(xx * xx + yy * yy) / np.float32(radius)
-    ring = np.exp(-(((rho - 0.7) / 0.18) ** 2)) * np.float32(depth)
-    ring += np.exp(-((rho / 0.35) ** 2)) * np.float32(depth * 0.4)
-    ring[rho > 1] = 0
-    pattern[y0:y1, x0:x1] *= np.float32(1.0) - ring
+    def start(self) -> None:
+        """Begin rendering."""
+        self._thread.start()
 
+    def join(self) -> None:
+        """Wait until the render has finished, failed or given up after a cancel."""
+        self._thread.join()
 
-def _flicker_rows(
-    faults: SimFaults, start_s: float, exposure_s: float, readout_s: float, rows: int
-) -> FloatArray | None:
-    """Per-row light factor of a PWM source seen through a rolling shutter."""
-    if faults.flicker_hz <= 0 or faults.flicker_duty >= 1:
-        return None
-    period = 1.0 / faults.flicker_hz
-    on = faults.flicker_duty * period
-    starts = start_s + np.arange(rows, dtype=np.float64) * (readout_s / rows)
-
-    def lit(t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        cycles = np.floor(t / period)
-        return cycles * on + np.minimum(t - cycles * period, on)
-
-    fraction = (lit(starts + exposure_s) - lit(starts)) / (faults.flicker_duty * exposure_s)
-    return fraction.astype(np.float32)
+    def _run(self) -> None:
+        try:
+            self._work()
+        except BaseException as error:  # handed to the reader
+            self.error = error

@@ -14,8 +14,8 @@ from drivers.simulator import SIM_CONFIG_ENV, SimConfig, SimulatedCamera
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-#: a fast simulated sensor: 256 x 192 pixels, simulated time runs instantly
-SMALL = SimConfig(width=256, height=192, time_scale=0.0, dust_count=2)
+#: a fast simulated sensor: 256 x 192 pixels, simulated time runs instantly, noise seeded
+SMALL = SimConfig(width=256, height=192, time_scale=0.0, dust_count=2, seed=0)
 
 
 def small_config(**changes: Any) -> SimConfig:
