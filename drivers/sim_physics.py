@@ -11,12 +11,14 @@ Response curve. With F the native ADC full scale (2^bits - 1), x = s / F the
 linear signal s (ADU above bias) as a share of full scale, n = ``nonlinearity`` and
 L = ``linear_limit``, the recorded signal is F * y(x) with::
 
-    k = min(L, (1 - n)^2)                    (the knee)
-    y(x) = x                                 for x <= k
+    y(x) = x                                 for x <= k (the knee)
     y(x) = k + c * ln(1 + (x - k) / c)       for x > k
 
 where c > 0 is the one value that makes y(1) = 1 - n (found by bisection: the
-left side grows strictly with c). y is strictly increasing (y' = 1 / (1 + (x - k)
+left side grows strictly with c), and the knee k <= min(L, (1 - n)^2) is placed so
+that the shortfall reaches exactly 1 % at x = L (bisection again: the shortfall at
+L falls as the knee moves up), so L is where the response leaves the 1 % band, as
+``autoflats linearity`` measures it (an ASI1600 at unity gain: L about 0.3). y is strictly increasing (y' = 1 / (1 + (x - k)
 / c) > 0), has a continuous first derivative (slope 1 on both sides of the knee),
 is concave, so the shortfall (x - y) / x never falls as x grows: it is 0 up to the
 knee, exactly n at full scale, and y keeps rising above x = 1 without bound, so
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from drivers.sim_config import SimConfig, SimFaults
+from drivers.sim_config import LINEAR_TOLERANCE, SimConfig, SimFaults
 
 FloatArray = npt.NDArray[np.float32]
 Float64Array = npt.NDArray[np.float64]
@@ -51,10 +53,32 @@ class Response:
 
     @classmethod
     def for_config(cls, nonlinearity: float, linear_limit: float) -> Response:
-        """The curve with shortfall ``nonlinearity`` at full scale, linear below the knee."""
+        """The curve with shortfall ``nonlinearity`` at full scale whose shortfall reaches
+        1 % exactly at ``linear_limit`` (where the curve can bend that much)."""
         if nonlinearity <= 0:
             return cls(knee=math.inf, c=0.0)
-        knee = min(linear_limit, (1.0 - nonlinearity) ** 2)
+        latest = cls._with_knee(nonlinearity, min(linear_limit, (1.0 - nonlinearity) ** 2))
+        if nonlinearity <= LINEAR_TOLERANCE or linear_limit >= 1.0:
+            return latest
+
+        def shortfall(response: Response) -> float:
+            return float((linear_limit - response(linear_limit)) / linear_limit)
+
+        earliest = cls._with_knee(nonlinearity, 0.0)
+        if shortfall(earliest) <= LINEAR_TOLERANCE:
+            return earliest  # it cannot bend that early: bend from the start
+        low, high = 0.0, latest.knee  # the shortfall at L falls as the knee moves up
+        for _ in range(60):
+            mid = (low + high) / 2
+            if shortfall(cls._with_knee(nonlinearity, mid)) > LINEAR_TOLERANCE:
+                low = mid
+            else:
+                high = mid
+        return cls._with_knee(nonlinearity, high)
+
+    @classmethod
+    def _with_knee(cls, nonlinearity: float, knee: float) -> Response:
+        """The curve bending from ``knee`` with y(1) = 1 - nonlinearity."""
         span, rise = 1.0 - knee, 1.0 - nonlinearity - knee
         lo, hi = math.log(1e-300), math.log(1e300)
         for _ in range(200):  # bisection on log c: c * log1p(span / c) grows with c
