@@ -248,6 +248,14 @@ class Camera(ABC):
         """Current binning factor (same in x and y)."""
         return self._binning
 
+    def reported_e_per_adu(self) -> float | None:
+        """Native e-/ADU at the current gain as the camera reports it.
+
+        The default uses the gain-0 value and the 0.1 dB law; a driver whose camera
+        reports the value per gain overrides this.
+        """
+        return self.info.e_per_adu_at(self.gain)
+
     @property
     def frame_shape(self) -> tuple[int, int]:
         """(height, width) of a frame at the current binning."""
