@@ -120,8 +120,8 @@ def test_binning_sets_the_binned_roi() -> None:
 def test_exposure_is_sent_in_microseconds() -> None:
     camera, sdk = make("mono12")
     with camera:
-        camera.capture(1.5).frame
-        camera.capture(0.0012345).frame
+        camera.capture(1.5)
+        camera.capture(0.0012345)
     starts = [args[0] for kind, args in sdk.cameras[0].calls if kind == "start"]
     assert starts == [1_500_000, 1234]
 
@@ -142,9 +142,10 @@ def test_a_silent_clamp_by_the_camera_is_reported(caplog: pytest.LogCaptureFixtu
     with camera:
         sdk.cameras[0].controls[z.ASI_EXPOSURE].maximum = 1_000_000  # firmware says 1 s
         with caplog.at_level(logging.WARNING):
-            camera.capture(2.0).frame
+            capture = camera.capture(2.0)
     assert sdk.cameras[0].values[z.ASI_EXPOSURE] == 1_000_000
-    assert "clamped exposure 2000000 us to 1000000 us" in caplog.text
+    assert capture.exposure_s == pytest.approx(1.0)  # what the camera applied
+    assert "applied 1000000 us for the 2000000 us asked" in caplog.text
 
 
 def test_a_gain_the_camera_does_not_keep_is_an_error() -> None:
@@ -197,7 +198,7 @@ def test_failed_exposure_is_stopped_and_retried() -> None:
     fake = sdk.cameras[0]
     fake.faults.fail_at = {1}
     with camera:
-        camera.capture(0.5).frame
+        camera.capture(0.5)
     assert fake.exposures_started == 2 and fake.stops >= 1 and fake.reads == 1
 
 
@@ -206,7 +207,7 @@ def test_persistent_failure_raises_after_bounded_retries() -> None:
     fake = sdk.cameras[0]
     fake.faults.fail_at = set(range(1, 10))
     with camera, pytest.raises(ExposureFailedError):
-        camera.capture(0.5).frame
+        camera.capture(0.5)
     assert fake.exposures_started == camera.max_retries + 1
 
 
@@ -217,7 +218,7 @@ def test_never_finishing_exposure_times_out_then_retries() -> None:
     with camera:
         started = sdk.clock.monotonic()
         with pytest.raises(ExposureTimeoutError, match="did not finish"):
-            camera.capture(1.0).frame
+            camera.capture(1.0)
         elapsed = sdk.clock.monotonic() - started
     assert fake.exposures_started == 3
     assert elapsed >= 3 * (1.0 + 2.0)  # each try waited exposure + margin
@@ -228,18 +229,18 @@ def test_short_frame_is_a_frame_error_and_is_retried() -> None:
     fake = sdk.cameras[0]
     fake.faults.short_at = {1}
     with camera:
-        camera.capture(0.2).frame
+        camera.capture(0.2)
     assert fake.exposures_started == 2
     fake.faults.short_at = {3, 4, 5}
     with camera, pytest.raises(FrameError, match="bytes"):
-        camera.capture(0.2).frame
+        camera.capture(0.2)
 
 
 def test_sdk_read_timeout_is_retried() -> None:
     camera, sdk = make("mono12")
     sdk.cameras[0].faults.read_timeout_at = {1}
     with camera:
-        camera.capture(0.2).frame
+        camera.capture(0.2)
     assert sdk.cameras[0].exposures_started == 2
 
 
@@ -248,7 +249,7 @@ def test_start_is_retried_like_indi() -> None:
     fake = sdk.cameras[0]
     fake.faults.start_errors = {1: z.ASI_ERROR_GENERAL_ERROR, 2: z.ASI_ERROR_GENERAL_ERROR}
     with camera:
-        camera.capture(0.2).frame
+        camera.capture(0.2)
     assert fake.start_calls == 3 and fake.exposures_started == 1
 
 
@@ -258,7 +259,7 @@ def test_removed_camera_is_disconnected_and_not_retried() -> None:
     fake.faults.remove_at = 1
     with camera:
         with pytest.raises(CameraDisconnectedError, match="USB cable"):
-            camera.capture(1.0).frame
+            camera.capture(1.0)
         assert fake.exposures_started == 1
         with pytest.raises(CameraDisconnectedError):
             camera.set_gain(100)
@@ -269,7 +270,7 @@ def test_removed_at_start_is_not_retried() -> None:
     camera, sdk = make("mono12")
     sdk.cameras[0].faults.start_errors = {1: z.ASI_ERROR_CAMERA_REMOVED}
     with camera, pytest.raises(CameraDisconnectedError):
-        camera.capture(0.1).frame
+        camera.capture(0.1)
     assert sdk.cameras[0].start_calls == 1
 
 
@@ -290,7 +291,7 @@ def test_cancel_aborts_the_exposure() -> None:
     sdk = FakeZwoSdk("mono12", clock=clock)
     with ZwoCamera(0, sdk=sdk, clock=clock) as camera:
         with pytest.raises(ExposureAbortedError):
-            camera.capture(30.0, cancel=cancel).frame
+            camera.capture(30.0, cancel=cancel)
         assert camera.exposure_status() is ExposureStatus.IDLE
     fake = sdk.cameras[0]
     assert fake.stops >= 1 and fake.reads == 0 and clock.monotonic() < 3.0
@@ -372,7 +373,7 @@ def test_close_is_clean_and_idempotent_and_not_in_del() -> None:
     assert not fake.is_open and fake.stops == 1 and fake.calls[-1] == ("close", ())
     camera.close()
     with pytest.raises(CameraError, match="not open"):
-        camera.capture(0.1).frame
+        camera.capture(0.1)
 
 
 def test_failed_open_closes_the_camera() -> None:
