@@ -309,8 +309,7 @@ class ZwoCamera(Camera):
                       self._info.name, error)
             self._e_per_adu = None
             return
-        value = float(props.get("ElecPerADU") or 0.0)
-        self._e_per_adu = value if value > 0 and math.isfinite(value) else None
+        self._e_per_adu = _e_per_adu(props)
 
     def _set_control(self, action: str, control: int, value: int) -> int:
         """Set a control (auto off) and return what the camera kept (it clamps silently)."""
@@ -525,7 +524,6 @@ def info_from_properties(props: dict[str, Any], name: str | None = None) -> Came
     if not 8 <= bit_depth <= 16:
         log.warning("%s reports bit depth %s; assuming 16", model, bit_depth)
         bit_depth = 16
-    e_per_adu = float(props.get("ElecPerADU") or 0.0)
     return CameraInfo(
         name=name or model,
         model=model,
@@ -535,10 +533,16 @@ def info_from_properties(props: dict[str, Any], name: str | None = None) -> Came
         bit_depth=bit_depth,
         bayer_pattern=bayer,
         pixel_size_um=float(props.get("PixelSize") or 0.0),
-        e_per_adu=e_per_adu if e_per_adu > 0 and math.isfinite(e_per_adu) else None,
+        e_per_adu=_e_per_adu(props),
         supported_bins=bins,
         has_cooler=bool(props.get("IsCoolerCam")),
     )
+
+
+def _e_per_adu(props: dict[str, Any]) -> float | None:
+    """ElecPerADU (a C float) to 7 significant digits: 3.9, not 3.9000000953674316."""
+    value = float(props.get("ElecPerADU") or 0.0)
+    return float(f"{value:.7g}") if value > 0 and math.isfinite(value) else None
 
 
 def _unique_names(models: list[str]) -> list[str]:
