@@ -632,8 +632,9 @@ API int ASIStopExposure(int id) {
 }
 
 API int ASIGetExpStatus(int id, int *status) {
+    camera_t *known = by_id(id);
+    if (known != NULL) known->status_reads++; /* counted even once it is removed */
     LOOKUP(id, 1);
-    c->status_reads++;
     if (c->status_errors > 0) {
         c->status_errors--;
         return E_GENERAL_ERROR;
