@@ -64,6 +64,10 @@ class FakeModel:
     hcg_factor: float = 3.0
     #: the camera has trigger modes (starts in one; a driver must set normal mode)
     trigger: bool = False
+    #: the exposure grid the camera rounds to, in microseconds
+    exposure_step_us: int = 1
+    #: deliver RAW16 with the lowest padding bit set (data not MSB-aligned as reported)
+    padding_bits: bool = False
 
 
 #: small stand-ins for real models, covering 12/14/16-bit and every Bayer code
@@ -348,8 +352,11 @@ class FakeZwoSdk:
             raise SdkError(z.ASI_ERROR_GENERAL_ERROR)
         if control_type == z.ASI_COOLER_ON and value and not camera.values[control_type]:
             camera._cooler_since_s = self.clock.monotonic()
-        camera.values[control_type] = int(min(max(int(value), control.minimum),
-                                              control.maximum))
+        kept = int(min(max(int(value), control.minimum), control.maximum))
+        if control_type == z.ASI_EXPOSURE:
+            step = camera.model.exposure_step_us
+            kept = max(control.minimum, (kept + step // 2) // step * step)
+        camera.values[control_type] = kept
         if auto and control.auto_supported:
             camera.auto.add(control_type)
         else:
@@ -443,6 +450,8 @@ class FakeZwoSdk:
         if view.nbytes < needed:
             raise SdkError(z.ASI_ERROR_BUFFER_TOO_SMALL)
         raw = (camera.pixels() << np.uint16(16 - camera.model.bit_depth)).astype("<u2")
+        if camera.model.padding_bits:
+            raw |= np.uint16(1)
         data = raw.tobytes()
         delivered = needed // 2 if camera._fault("short_at") else needed
         view[:delivered] = data[:delivered]
