@@ -1,15 +1,23 @@
 """ZWO ASI cameras through the ZWO SDK (``zwoasi``), behind the common Camera interface.
 
-Snap mode only: RAW16 always (MSB-aligned as the SDK delivers it), high-speed mode
-off, the full sensor at the chosen binning, bandwidth at the SDK's recommended
-default. The exposure loop (timeout, bounded retries, cancel) is the base class's;
-this module supplies the SDK calls, maps the SDK's error codes to typed errors and
-reads every frame into a preallocated buffer.
+Snap mode only: RAW16 always (MSB-aligned as the SDK delivers it), the full sensor at
+the chosen binning, bandwidth at the SDK's recommended default. A camera is found by
+its index in the SDK's list and then driven by its CameraID, which stays put when
+other cameras come and go. On open the camera is put in normal (untriggered) mode and
+the controls that change frames are set to known values, as NINA does (flip none;
+high-speed, hardware bin, mono bin, overclock and pattern adjust off; gamma and white
+balance at their defaults; auto exposure, gain and white balance off).
+
+The exposure loop (timeout, bounded retries, cancel) is the base class's; this module
+supplies the SDK calls, polls every 5 ms near the end, retries a failed status read,
+maps the SDK's error codes to typed errors, reads every frame into a preallocated
+buffer, returns the exposure the camera applied (read back, as it clamps and rounds
+silently), re-reads ElecPerADU after each gain change and warns once per camera when
+the padding bits of RAW16 data are set.
 
 The SDK is not thread-safe per camera: every call goes through the base class's
 lock. Close with ``close()`` or a ``with`` block; nothing happens in ``__del__``.
 """
-
 from __future__ import annotations
 
 import logging

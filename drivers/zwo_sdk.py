@@ -255,8 +255,18 @@ class ZwoasiSdk:
         return result
 
     def camera_property_by_id(self, camera_id: int) -> dict[str, Any]:
-        """ASIGetCameraPropertyByID (zwoasi does not wrap it) into zwoasi's struct."""
-        func = self._library_function("ASIGetCameraPropertyByID")
+        """ASIGetCameraPropertyByID (zwoasi does not wrap it) into zwoasi's struct.
+
+        An SDK without that function is searched by index for the CameraID instead.
+        """
+        try:
+            func = self._library_function("ASIGetCameraPropertyByID")
+        except SdkError:
+            for index in range(self.num_cameras()):
+                props = self.camera_property(index)
+                if int(props.get("CameraID", -1)) == camera_id:
+                    return props
+            raise SdkError(ASI_ERROR_INVALID_ID) from None
         info_type = self._z._ASI_CAMERA_INFO
         func.argtypes = [ctypes.c_int, ctypes.POINTER(info_type)]
         func.restype = ctypes.c_int

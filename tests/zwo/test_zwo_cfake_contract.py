@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -99,10 +100,17 @@ def test_capture_fills_out_in_place(camera: ZwoCamera) -> None:
 
 
 def test_status_runs_working_then_success(camera: ZwoCamera) -> None:
+    started = time.monotonic()
     assert camera.start_exposure(0.2) == pytest.approx(0.2)
-    assert camera.exposure_status() is ExposureStatus.WORKING
-    camera.clock.sleep(0.2 + 0.02 + 0.05)
-    assert camera.exposure_status() is ExposureStatus.SUCCESS
+    status = camera.exposure_status()
+    if time.monotonic() - started < 0.2:  # a loaded machine may have slept past the end
+        assert status is ExposureStatus.WORKING
+    deadline = started + 10.0
+    while status is ExposureStatus.WORKING and time.monotonic() < deadline:
+        time.sleep(0.01)
+        status = camera.exposure_status()
+    assert status is ExposureStatus.SUCCESS
+    assert time.monotonic() - started >= 0.2 + 0.02  # exposure plus readout
     assert camera.read_frame().shape == camera.frame_shape
     assert camera.exposure_status() is ExposureStatus.IDLE
 
@@ -193,7 +201,7 @@ def test_persistent_failure_raises_after_bounded_retries(asi: FakeAsi) -> None:
 def test_hung_exposure_times_out_and_is_retried(asi: FakeAsi) -> None:
     asi.fault(3, "hang", 1)
     with asi.camera(0) as camera:
-        assert camera.capture(SHORT_S, timeout_margin_s=0.3).frame.any()
+        assert camera.capture(SHORT_S, timeout_margin_s=1.0).frame.any()
     assert asi.count(3, "starts") == 2
 
 

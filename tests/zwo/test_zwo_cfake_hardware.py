@@ -221,3 +221,32 @@ def test_the_fake_loads_as_the_sdk_through_zwo_asi_lib(cfake_path: Path) -> None
     assert cli.returncode == 0, cli.stderr
     ids = [c["id"] for c in json.loads(cli.stdout)["cameras"]]
     assert ids[-2:] == ["zwo:0", "zwo:1"]
+
+
+class _OldSdk(z.ZwoasiSdk):
+    """An SDK build without ASIGetCameraPropertyByID and the camera-mode functions."""
+
+    MISSING = ("ASIGetCameraPropertyByID", "ASIGetCameraSupportMode", "ASISetCameraMode")
+
+    def _library_function(self, name: str) -> object:
+        if name in self.MISSING:
+            raise SdkError(z.ASI_ERROR_UNKNOWN, f"{name} is not in this SDK")
+        return super()._library_function(name)
+
+
+def test_an_older_sdk_without_by_id_or_mode_functions_still_works(
+    asi: FakeAsi, caplog: pytest.LogCaptureFixture
+) -> None:
+    asi.configure("model=mono12,id=3;model=mono16,id=12,trigger=0")
+    old = _OldSdk(asi.sdk._z, str(asi.path))
+    assert old.camera_property_by_id(12)["Name"] == "ZWO ASI2600MM Pro"  # found by index
+    with pytest.raises(SdkError) as missing:
+        old.camera_property_by_id(99)
+    assert missing.value.code == z.ASI_ERROR_INVALID_ID
+    with ZwoCamera(1, sdk=old) as camera:
+        camera.set_gain(150)
+        assert camera.reported_e_per_adu() == pytest.approx(0.77 / 10 ** 0.75 / 3, rel=1e-5)
+    asi.configure("model=mono16,id=12")  # a trigger camera: normal mode cannot be set
+    with caplog.at_level(logging.WARNING), ZwoCamera(0, sdk=old):
+        pass
+    assert "cannot set normal (untriggered) mode" in caplog.text
