@@ -7,13 +7,14 @@ import signal
 import sys
 import threading
 
+from drivers.devices import open_devices
+
 from app.adu import AduScale
 from app.events import FinishReason, SessionFinished
 from app.history import ExposureHistory
 from app.job import MAX_FLAT_EXPOSURE_S, FlatJob, JobSettings
 from app.rig import Rig
 from app.settings import FlatSettings, SettingsError
-from drivers.devices import open_devices
 
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
 

@@ -227,14 +227,6 @@ class Camera(ABC):
     def controls(self) -> CameraControls:
         """Ranges of exposure, gain and offset."""
 
-    def reported_e_per_adu(self) -> float | None:
-        """Native e-/ADU at the current gain as the camera reports it.
-
-        The default uses the gain-0 value and the 0.1 dB law; drivers whose SDK reports
-        the value per gain override it.
-        """
-        return self.info.e_per_adu_at(self.gain)
-
     @property
     def readout_s(self) -> float:
         """Expected time to read a frame out at the current binning."""
@@ -255,6 +247,14 @@ class Camera(ABC):
     def binning(self) -> int:
         """Current binning factor (same in x and y)."""
         return self._binning
+
+    def reported_e_per_adu(self) -> float | None:
+        """Native e-/ADU at the current gain as the camera reports it.
+
+        The default uses the gain-0 value and the 0.1 dB law; a driver whose camera
+        reports the value per gain overrides this.
+        """
+        return self.info.e_per_adu_at(self.gain)
 
     @property
     def frame_shape(self) -> tuple[int, int]:

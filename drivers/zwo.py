@@ -1,15 +1,23 @@
 """ZWO ASI cameras through the ZWO SDK (``zwoasi``), behind the common Camera interface.
 
-Snap mode only: RAW16 always (MSB-aligned as the SDK delivers it), high-speed mode
-off, the full sensor at the chosen binning, bandwidth at the SDK's recommended
-default. The exposure loop (timeout, bounded retries, cancel) is the base class's;
-this module supplies the SDK calls, maps the SDK's error codes to typed errors and
-reads every frame into a preallocated buffer.
+Snap mode only: RAW16 always (MSB-aligned as the SDK delivers it), the full sensor at
+the chosen binning, bandwidth at the SDK's recommended default. A camera is found by
+its index in the SDK's list and then driven by its CameraID, which stays put when
+other cameras come and go. On open the camera is put in normal (untriggered) mode and
+the controls that change frames are set to known values, as NINA does (flip none;
+high-speed, hardware bin, mono bin, overclock and pattern adjust off; gamma and white
+balance at their defaults; auto exposure, gain and white balance off).
+
+The exposure loop (timeout, bounded retries, cancel) is the base class's; this module
+supplies the SDK calls, polls every 5 ms near the end, retries a failed status read,
+maps the SDK's error codes to typed errors, reads every frame into a preallocated
+buffer, returns the exposure the camera applied (read back, as it clamps and rounds
+silently), re-reads ElecPerADU after each gain change and warns once per camera when
+the padding bits of RAW16 data are set.
 
 The SDK is not thread-safe per camera: every call goes through the base class's
 lock. Close with ``close()`` or a ``with`` block; nothing happens in ``__del__``.
 """
-
 from __future__ import annotations
 
 import logging
@@ -50,6 +58,25 @@ ID_PREFIX = "zwo:"
 #: how many times ASIStartExposure is tried before giving up (INDI's ASI driver: 3)
 START_ATTEMPTS = 3
 START_RETRY_DELAY_S = 0.1
+#: how many times a failed ASIGetExpStatus is tried (INDI's ASI driver: up to 10)
+STATUS_ATTEMPTS = 3
+STATUS_RETRY_DELAY_S = 0.01
+#: every PADDING_STRIDE-th row and column is checked for set padding bits
+PADDING_STRIDE = 8
+
+#: controls set to known values on open when the camera has them, as NINA does
+#: (ASICamera.cs Initialize); None means the camera's own default. Auto stays off.
+KNOWN_CONTROLS: tuple[tuple[str, int, int | None], ...] = (
+    ("flip none", zwo_sdk.ASI_FLIP, zwo_sdk.ASI_FLIP_NONE),
+    ("high-speed mode off", zwo_sdk.ASI_HIGH_SPEED_MODE, 0),
+    ("hardware bin off", zwo_sdk.ASI_HARDWARE_BIN, 0),
+    ("mono bin off", zwo_sdk.ASI_MONO_BIN, 0),
+    ("overclock off", zwo_sdk.ASI_OVERCLOCK, 0),
+    ("pattern adjust off", zwo_sdk.ASI_PATTERN_ADJUST, 0),
+    ("gamma to its default", zwo_sdk.ASI_GAMMA, None),
+    ("red white balance to its default", zwo_sdk.ASI_WB_R, None),
+    ("blue white balance to its default", zwo_sdk.ASI_WB_B, None),
+)
 
 _STATUS = {
     zwo_sdk.ASI_EXP_IDLE: ExposureStatus.IDLE,
@@ -87,7 +114,11 @@ def map_sdk_error(
 
 
 class ZwoCamera(Camera):
-    """One ZWO ASI camera, by SDK index."""
+    """One ZWO ASI camera, found by SDK index and driven by its CameraID."""
+
+    #: near the end of an exposure, poll every 5 ms (INDI polls every 1 ms in the last
+    #: 0.2 s, NINA every 10 ms); the base class sleeps in steps until the expected end
+    poll_interval_s = 0.005
 
     def __init__(
         self,
@@ -100,6 +131,7 @@ class ZwoCamera(Camera):
     ) -> None:
         super().__init__(clock)
         self._sdk = sdk if sdk is not None else zwo_sdk.get_sdk()
+        #: position in the SDK's camera list when this camera was found
         self.index = index
         self._bandwidth_request = bandwidth_percent
         try:
@@ -107,6 +139,8 @@ class ZwoCamera(Camera):
         except SdkError as error:
             raise map_sdk_error(error, f"ZWO camera {index}", "reading its properties") from None
         self.properties: dict[str, Any] = props
+        #: the SDK's CameraID: every call after discovery uses it, never the index
+        self.camera_id = int(props.get("CameraID", index))
         self._info = info_from_properties(props, name)
         self._usb3 = bool(props.get("IsUSB3Camera")) and bool(props.get("IsUSB3Host"))
         self._caps: dict[str, dict[str, Any]] = {}
@@ -117,6 +151,8 @@ class ZwoCamera(Camera):
         self._cooler_on = False
         self._set_point_c: float | None = None
         self._exposure_s = 0.0
+        self._e_per_adu: float | None = None
+        self._padding_warned = False
 
     # -- description -------------------------------------------------------------
     @property
@@ -178,19 +214,19 @@ class ZwoCamera(Camera):
             raise map_sdk_error(error, self._info.name, action, default) from None
 
     def _do_open(self) -> None:
-        self._sdk_call("opening", self._sdk.open_camera, self.index)
+        self._sdk_call("opening", self._sdk.open_camera, self.camera_id)
         try:
             self._configure()
         except BaseException:
             try:
-                self._sdk.close_camera(self.index)
+                self._sdk.close_camera(self.camera_id)
             except SdkError:
                 log.debug("close after a failed open failed", exc_info=True)
             self._controls = None
             raise
 
     def _configure(self) -> None:
-        self._caps = self._sdk_call("reading controls", self._sdk.control_caps, self.index)
+        self._caps = self._sdk_call("reading controls", self._sdk.control_caps, self.camera_id)
         exposure = self._cap(zwo_sdk.ASI_EXPOSURE)
         gain = self.control_range(zwo_sdk.ASI_GAIN)
         if exposure is None or gain is None:
@@ -204,11 +240,9 @@ class ZwoCamera(Camera):
             gain=gain,
             offset=offset,
         )
-        # Snap mode, no automatic anything, no processing.
-        self._set_if_present("high-speed mode off", zwo_sdk.ASI_HIGH_SPEED_MODE, 0)
-        self._set_if_present("flip off", zwo_sdk.ASI_FLIP, 0)
-        self._set_if_present("hardware bin off", zwo_sdk.ASI_HARDWARE_BIN, 0)
-        self._set_if_present("mono bin off", zwo_sdk.ASI_MONO_BIN, 0)
+        self._set_normal_mode()
+        for what, control, value in KNOWN_CONTROLS:
+            self._set_known(what, control, value)
         bandwidth = self.control_range(zwo_sdk.ASI_BANDWIDTHOVERLOAD)
         if bandwidth is not None:
             wanted = (self._bandwidth_request if self._bandwidth_request is not None
@@ -221,38 +255,83 @@ class ZwoCamera(Camera):
             self._set_control("setting the bandwidth", zwo_sdk.ASI_BANDWIDTHOVERLOAD,
                               self._bandwidth)
         self._apply_roi(1)
+        self._set_control("setting the exposure", zwo_sdk.ASI_EXPOSURE,
+                          self.exposure_us(self._controls.exposure_s.default))
         self._set_control("setting the gain", zwo_sdk.ASI_GAIN, int(gain.default))
+        self._reread_e_per_adu()
         if self.has_control(zwo_sdk.ASI_OFFSET):
             self._set_control("setting the offset", zwo_sdk.ASI_OFFSET, int(offset.default))
         if self._info.has_cooler and self.has_control(zwo_sdk.ASI_COOLER_ON):
             on, _ = self._sdk_call("reading the cooler", self._sdk.get_control_value,
-                                   self.index, zwo_sdk.ASI_COOLER_ON)
+                                   self.camera_id, zwo_sdk.ASI_COOLER_ON)
             self._cooler_on = bool(on)
             if self.has_control(zwo_sdk.ASI_TARGET_TEMP):
                 target, _ = self._sdk_call("reading the set-point",
-                                           self._sdk.get_control_value, self.index,
+                                           self._sdk.get_control_value, self.camera_id,
                                            zwo_sdk.ASI_TARGET_TEMP)
                 self._set_point_c = float(target)
         self._binning = 1
 
-    def _set_if_present(self, what: str, control: int, value: int) -> None:
+    def _set_normal_mode(self) -> None:
+        """Normal (not triggered) mode on cameras that have trigger modes."""
+        if not self.properties.get("IsTriggerCam"):
+            return
+        try:
+            modes = self._sdk.supported_camera_modes(self.camera_id)
+            if zwo_sdk.ASI_MODE_NORMAL in modes:
+                self._sdk.set_camera_mode(self.camera_id, zwo_sdk.ASI_MODE_NORMAL)
+                return
+            log.warning("%s lists no normal mode (modes %s); exposures may wait for a "
+                        "trigger", self._info.name, modes)
+        except SdkError as error:
+            if error.code in _DISCONNECTED:
+                raise map_sdk_error(error, self._info.name, "setting normal mode") from None
+            log.warning("%s: cannot set normal (untriggered) mode (%s); exposures may wait "
+                        "for a trigger", self._info.name, error)
+
+    def _set_known(self, what: str, control: int, value: int | None) -> None:
+        """Set a control the camera has to a known value (None: its default), auto off.
+
+        A control that refuses is logged and left: these only make frames predictable.
+        """
+        limits = self.control_range(control)
         cap = self._cap(control)
-        if cap is not None and cap.get("IsWritable", True):
-            self._set_control(f"setting {what}", control, value)
+        if limits is None or cap is None or not cap.get("IsWritable", True):
+            return
+        wanted = int(limits.default if value is None else limits.clamp(value))
+        try:
+            self._set_control(f"setting {what}", control, wanted)
+        except CameraDisconnectedError:
+            raise
+        except CameraError as error:
+            log.warning("%s; left as it was", error)
+
+    def _reread_e_per_adu(self) -> None:
+        """Keep the ElecPerADU the camera reports now (it changes with the gain)."""
+        try:
+            props = self._sdk.camera_property_by_id(self.camera_id)
+        except SdkError as error:
+            if error.code in _DISCONNECTED:
+                raise map_sdk_error(error, self._info.name, "reading e-/ADU") from None
+            log.debug("%s: cannot re-read e-/ADU (%s); using the gain law",
+                      self._info.name, error)
+            self._e_per_adu = None
+            return
+        self._e_per_adu = _e_per_adu(props)
 
     def _set_control(self, action: str, control: int, value: int) -> int:
         """Set a control (auto off) and return what the camera kept (it clamps silently)."""
-        self._sdk_call(action, self._sdk.set_control_value, self.index, control, int(value),
+        self._sdk_call(action, self._sdk.set_control_value, self.camera_id, control, int(value),
                        False, default=InvalidValueError)
-        kept, _ = self._sdk_call(action, self._sdk.get_control_value, self.index, control)
+        kept, _ = self._sdk_call(action, self._sdk.get_control_value, self.camera_id, control)
         return int(kept)
 
     def _apply_roi(self, binning: int) -> None:
         height, width = binned_shape(self._info, binning)
-        self._sdk_call(f"setting bin {binning}", self._sdk.set_roi_format, self.index, width,
+        self._sdk_call(f"setting bin {binning}", self._sdk.set_roi_format, self.camera_id, width,
                        height, binning, zwo_sdk.ASI_IMG_RAW16, default=UnsupportedError)
-        self._sdk_call("setting the ROI start", self._sdk.set_start_position, self.index, 0, 0)
-        got = self._sdk_call("reading the ROI", self._sdk.get_roi_format, self.index)
+        self._sdk_call("setting the ROI start", self._sdk.set_start_position, self.camera_id, 0, 0)
+        got = self._sdk_call("reading the ROI", self._sdk.get_roi_format, self.camera_id)
         if tuple(got) != (width, height, binning, zwo_sdk.ASI_IMG_RAW16):
             raise UnsupportedError(
                 f"{self._info.name} took ROI {got[0]}x{got[1]} bin {got[2]} type {got[3]} "
@@ -261,15 +340,32 @@ class ZwoCamera(Camera):
     def _do_close(self) -> None:
         self._buffer = None
         try:
-            self._sdk.close_camera(self.index)
+            self._sdk.close_camera(self.camera_id)
         except SdkError as error:
             # A removed camera cannot be closed; there is nothing left to release.
             log.warning("%s: close reported %s", self._info.name, error)
 
     def _do_set_gain(self, gain: int) -> None:
         kept = self._set_control("setting the gain", zwo_sdk.ASI_GAIN, gain)
+        self._reread_e_per_adu()
         if kept != gain:
             raise InvalidValueError(f"{self._info.name} kept gain {kept} instead of {gain}")
+
+    def reported_e_per_adu(self) -> float | None:
+        """Native e-/ADU at the current gain, as ElecPerADU re-read after the last gain change.
+
+        The SDK reports ElecPerADU per native ADU of the sensor's bit depth, not per
+        16-bit-scaled RAW16 step (divide by 2^(16 - bit_depth) for the latter). That is
+        the best public knowledge, not a ZWO statement: NINA writes the value unchanged
+        as EGAIN while it reports ZWO frames as 16-bit, and re-reads the camera's
+        properties after each gain change (NINA.Equipment ASICamera.cs); INDI's
+        indi_asi only logs it; panoptes/POCS#899 found RAW16 values 16x or 64x the
+        native ones and EGAIN from the SDK not scaled by that. Without a reported value
+        this falls back to the gain-0 value and the 0.1 dB law.
+        """
+        if self._e_per_adu is not None:
+            return self._e_per_adu
+        return super().reported_e_per_adu()
 
     def _do_set_offset(self, offset: int) -> None:
         kept = self._set_control("setting the offset", zwo_sdk.ASI_OFFSET, offset)
@@ -285,17 +381,17 @@ class ZwoCamera(Camera):
         low, high = self._exposure_us_range
         return int(min(max(round(exposure_s * 1e6), low), high))
 
-    def _do_start_exposure(self, exposure_s: float) -> None:
+    def _do_start_exposure(self, exposure_s: float) -> float:
         wanted_us = self.exposure_us(exposure_s)
         kept_us = self._set_control("setting the exposure", zwo_sdk.ASI_EXPOSURE, wanted_us)
         if kept_us != wanted_us:
-            log.warning("%s clamped exposure %d us to %d us", self._info.name, wanted_us,
-                        kept_us)
+            log.warning("%s applied %d us for the %d us asked (clamped or rounded by the "
+                        "camera)", self._info.name, kept_us, wanted_us)
         self._exposure_s = kept_us / 1e6
         for attempt in range(1, START_ATTEMPTS + 1):
             try:
-                self._sdk.start_exposure(self.index, False)
-                return
+                self._sdk.start_exposure(self.camera_id, False)
+                return self._exposure_s
             except SdkError as error:
                 mapped = map_sdk_error(error, self._info.name, "starting an exposure",
                                        ExposureFailedError)
@@ -306,16 +402,27 @@ class ZwoCamera(Camera):
                 if error.code == zwo_sdk.ASI_ERROR_EXPOSURE_IN_PROGRESS:
                     self._stop_quietly()
                 self.clock.sleep(START_RETRY_DELAY_S)
+        raise ExposureFailedError(f"{self._info.name} could not start an exposure")
 
     def _stop_quietly(self) -> None:
         try:
-            self._sdk.stop_exposure(self.index)
+            self._sdk.stop_exposure(self.camera_id)
         except SdkError:
             log.debug("stop before restart failed", exc_info=True)
 
     def _do_exposure_status(self) -> ExposureStatus:
-        code = self._sdk_call("polling the exposure", self._sdk.exposure_status, self.index,
-                              default=ExposureFailedError)
+        for attempt in range(1, STATUS_ATTEMPTS + 1):
+            try:
+                code = self._sdk.exposure_status(self.camera_id)
+                break
+            except SdkError as error:
+                mapped = map_sdk_error(error, self._info.name, "polling the exposure",
+                                       ExposureFailedError)
+                if isinstance(mapped, CameraDisconnectedError) or attempt == STATUS_ATTEMPTS:
+                    raise mapped from None
+                log.debug("%s; polling again (%d of %d)", mapped, attempt + 1,
+                          STATUS_ATTEMPTS)
+                self.clock.sleep(STATUS_RETRY_DELAY_S)
         status = _STATUS.get(int(code))
         if status is None:
             raise ExposureFailedError(f"{self._info.name} reported unknown status {code}")
@@ -332,22 +439,42 @@ class ZwoCamera(Camera):
             target = out
         expected = 2 * shape[0] * shape[1]
         delivered = self._sdk_call("reading the frame", self._sdk.get_data_after_exposure,
-                                   self.index, target, default=ExposureFailedError)
+                                   self.camera_id, target, default=ExposureFailedError)
         if delivered != expected:
             raise FrameError(f"{self._info.name} returned {delivered} of {expected} bytes; "
                              "frame rejected")
         if sys.byteorder == "big":  # RAW16 arrives little-endian
             target.byteswap(inplace=True)
+        if not self._padding_warned and self._binning == 1:
+            self._check_padding(target)
         return target
 
+    def _check_padding(self, frame: Frame) -> None:
+        """Warn once when the low 16 - bit_depth bits, zero in MSB-aligned RAW16, are set.
+
+        Checked on a subsample and at bin 1 only (binned data may be averaged, which
+        can fill the low bits).
+        """
+        shift = 16 - self._info.bit_depth
+        if shift <= 0:
+            return
+        sample = frame[::PADDING_STRIDE, ::PADDING_STRIDE]
+        if np.any(sample & np.uint16((1 << shift) - 1)):
+            self._padding_warned = True
+            log.warning(
+                "%s: pixel values have their low %d bits set, so they are not %d-bit "
+                "values shifted to 16 bits as the camera reports; native-ADU figures "
+                "(bit depth, e-/ADU) may be wrong for this camera, treat it as 16-bit",
+                self._info.name, shift, self._info.bit_depth)
+
     def _do_abort_exposure(self) -> None:
-        self._sdk_call("stopping the exposure", self._sdk.stop_exposure, self.index)
+        self._sdk_call("stopping the exposure", self._sdk.stop_exposure, self.camera_id)
 
     def _do_temperature_c(self) -> float | None:
         if not self.has_control(zwo_sdk.ASI_TEMPERATURE):
             return None
         value, _ = self._sdk_call("reading the temperature", self._sdk.get_control_value,
-                                  self.index, zwo_sdk.ASI_TEMPERATURE)
+                                  self.camera_id, zwo_sdk.ASI_TEMPERATURE)
         return float(value) / 10.0
 
     # -- cooling -----------------------------------------------------------------
@@ -385,7 +512,7 @@ class ZwoCamera(Camera):
         with self._lock:
             self._require_open()
             value, _ = self._sdk_call("reading cooler power", self._sdk.get_control_value,
-                                      self.index, zwo_sdk.ASI_COOLER_POWER_PERC)
+                                      self.camera_id, zwo_sdk.ASI_COOLER_POWER_PERC)
         return float(value)
 
 
@@ -405,7 +532,6 @@ def info_from_properties(props: dict[str, Any], name: str | None = None) -> Came
     if not 8 <= bit_depth <= 16:
         log.warning("%s reports bit depth %s; assuming 16", model, bit_depth)
         bit_depth = 16
-    e_per_adu = float(props.get("ElecPerADU") or 0.0)
     return CameraInfo(
         name=name or model,
         model=model,
@@ -415,10 +541,16 @@ def info_from_properties(props: dict[str, Any], name: str | None = None) -> Came
         bit_depth=bit_depth,
         bayer_pattern=bayer,
         pixel_size_um=float(props.get("PixelSize") or 0.0),
-        e_per_adu=e_per_adu if e_per_adu > 0 and math.isfinite(e_per_adu) else None,
+        e_per_adu=_e_per_adu(props),
         supported_bins=bins,
         has_cooler=bool(props.get("IsCoolerCam")),
     )
+
+
+def _e_per_adu(props: dict[str, Any]) -> float | None:
+    """ElecPerADU (a C float) to 7 significant digits: 3.9, not 3.9000000953674316."""
+    value = float(props.get("ElecPerADU") or 0.0)
+    return float(f"{value:.7g}") if value > 0 and math.isfinite(value) else None
 
 
 def _unique_names(models: list[str]) -> list[str]:

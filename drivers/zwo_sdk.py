@@ -24,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import importlib.util
+import itertools
 import logging
 import os
 import platform
@@ -89,6 +90,16 @@ ASI_TARGET_TEMP = 16  # °C, not x 10
 ASI_COOLER_ON = 17
 ASI_MONO_BIN = 18
 ASI_FAN_ON = 19
+ASI_PATTERN_ADJUST = 20
+ASI_ANTI_DEW_HEATER = 21
+
+# ASI_CAMERA_MODE
+ASI_MODE_NORMAL = 0
+ASI_MODE_TRIG_SOFT_EDGE = 1
+ASI_MODE_END = -1
+
+# ASI_FLIP_STATUS
+ASI_FLIP_NONE = 0
 
 # ASI_IMG_TYPE
 ASI_IMG_RAW8 = 0
@@ -123,7 +134,10 @@ class SdkError(Exception):
 class ZwoSdk(Protocol):
     """What the driver calls; the real SDK through zwoasi, or a test fake.
 
-    Indices are the SDK's camera index (0..n-1). Every method raises SdkError.
+    Discovery goes by index (0..n-1, the order the SDK lists cameras now); every
+    call after it takes the camera's ``CameraID`` from ``camera_property(index)``,
+    which stays put while the camera is plugged in (indices shift when another
+    camera comes or goes). Every method raises SdkError.
     """
 
     library_path: str
@@ -135,51 +149,68 @@ class ZwoSdk(Protocol):
         """Number of connected ZWO cameras."""
 
     def camera_property(self, index: int) -> dict[str, Any]:
-        """ASI_CAMERA_INFO as zwoasi's dict (Name, MaxWidth, BitDepth, ...)."""
+        """ASI_CAMERA_INFO by index, as zwoasi's dict (Name, CameraID, BitDepth...)."""
 
-    def open_camera(self, index: int) -> None:
+    def camera_property_by_id(self, camera_id: int) -> dict[str, Any]:
+        """ASI_CAMERA_INFO by CameraID (ASIGetCameraPropertyByID)."""
+
+    def open_camera(self, camera_id: int) -> None:
         """ASIOpenCamera then ASIInitCamera."""
 
-    def close_camera(self, index: int) -> None:
+    def close_camera(self, camera_id: int) -> None:
         """ASICloseCamera."""
 
-    def control_caps(self, index: int) -> dict[str, dict[str, Any]]:
+    def control_caps(self, camera_id: int) -> dict[str, dict[str, Any]]:
         """Every control's ASI_CONTROL_CAPS keyed by name (camera open)."""
 
-    def get_control_value(self, index: int, control_type: int) -> tuple[int, bool]:
+    def get_control_value(self, camera_id: int, control_type: int) -> tuple[int, bool]:
         """(value, auto)."""
 
     def set_control_value(
-        self, index: int, control_type: int, value: int, auto: bool = False
+        self, camera_id: int, control_type: int, value: int, auto: bool = False
     ) -> None:
         """ASISetControlValue (the SDK clamps out-of-range values silently)."""
 
-    def get_roi_format(self, index: int) -> tuple[int, int, int, int]:
+    def supported_camera_modes(self, camera_id: int) -> list[int]:
+        """ASIGetCameraSupportMode, up to ASI_MODE_END (trigger cameras only)."""
+
+    def get_camera_mode(self, camera_id: int) -> int:
+        """ASIGetCameraMode."""
+
+    def set_camera_mode(self, camera_id: int, mode: int) -> None:
+        """ASISetCameraMode."""
+
+    def get_roi_format(self, camera_id: int) -> tuple[int, int, int, int]:
         """(width, height, bins, image type)."""
 
     def set_roi_format(
-        self, index: int, width: int, height: int, bins: int, image_type: int
+        self, camera_id: int, width: int, height: int, bins: int, image_type: int
     ) -> None:
         """ASISetROIFormat."""
 
-    def set_start_position(self, index: int, x: int, y: int) -> None:
+    def set_start_position(self, camera_id: int, x: int, y: int) -> None:
         """ASISetStartPos."""
 
-    def start_exposure(self, index: int, is_dark: bool = False) -> None:
+    def start_exposure(self, camera_id: int, is_dark: bool = False) -> None:
         """ASIStartExposure."""
 
-    def stop_exposure(self, index: int) -> None:
+    def stop_exposure(self, camera_id: int) -> None:
         """ASIStopExposure."""
 
-    def exposure_status(self, index: int) -> int:
+    def exposure_status(self, camera_id: int) -> int:
         """ASIGetExpStatus: 0 idle, 1 working, 2 success, 3 failed."""
 
-    def get_data_after_exposure(self, index: int, buffer: Any) -> int:
+    def get_data_after_exposure(self, camera_id: int, buffer: Any) -> int:
         """ASIGetDataAfterExp into ``buffer`` (writable, contiguous); bytes delivered."""
 
 
 class ZwoasiSdk:
-    """The real SDK through zwoasi's module-level functions."""
+    """The real SDK through zwoasi's module-level functions and its ctypes handle.
+
+    zwoasi's wrappers that look a camera up by index (``_set_roi_format`` reads the
+    camera's properties with its CameraID as an index) are bypassed: those calls go
+    to the library directly with the CameraID.
+    """
 
     def __init__(self, zwoasi: Any, library_path: str) -> None:
         self._z = zwoasi
@@ -193,6 +224,18 @@ class ZwoasiSdk:
             raise SdkError(int(code), str(error)) from None
         except IndexError:  # zwoasi's code table stops at 17 (newer SDKs go beyond)
             raise SdkError(ASI_ERROR_UNKNOWN, "unknown SDK error") from None
+
+    def _library_function(self, name: str) -> Any:
+        """A function of the loaded library; SdkError when this SDK version lacks it."""
+        try:
+            return getattr(self._z.zwolib, name)
+        except AttributeError:
+            raise SdkError(ASI_ERROR_UNKNOWN, f"{name} is not in this SDK") from None
+
+    @staticmethod
+    def _check(code: int) -> None:
+        if code:
+            raise SdkError(int(code))
 
     def sdk_version(self) -> str:
         """'1.41' from ASIGetSDKVersion ('1, 41, 0, 0'); zwoasi does not wrap it."""
@@ -211,66 +254,110 @@ class ZwoasiSdk:
         result: dict[str, Any] = self._call(self._z._get_camera_property, index)
         return result
 
-    def open_camera(self, index: int) -> None:
+    def camera_property_by_id(self, camera_id: int) -> dict[str, Any]:
+        """ASIGetCameraPropertyByID (zwoasi does not wrap it) into zwoasi's struct.
+
+        An SDK without that function is searched by index for the CameraID instead.
+        """
+        try:
+            func = self._library_function("ASIGetCameraPropertyByID")
+        except SdkError:
+            for index in range(self.num_cameras()):
+                props = self.camera_property(index)
+                if int(props.get("CameraID", -1)) == camera_id:
+                    return props
+            raise SdkError(ASI_ERROR_INVALID_ID) from None
+        info_type = self._z._ASI_CAMERA_INFO
+        func.argtypes = [ctypes.c_int, ctypes.POINTER(info_type)]
+        func.restype = ctypes.c_int
+        info = info_type()
+        self._check(func(camera_id, ctypes.byref(info)))
+        result: dict[str, Any] = info.get_dict()
+        return result
+
+    def open_camera(self, camera_id: int) -> None:
         """Open and initialise."""
-        self._call(self._z._open_camera, index)
-        self._call(self._z._init_camera, index)
+        self._call(self._z._open_camera, camera_id)
+        self._call(self._z._init_camera, camera_id)
 
-    def close_camera(self, index: int) -> None:
+    def close_camera(self, camera_id: int) -> None:
         """Close."""
-        self._call(self._z._close_camera, index)
+        self._call(self._z._close_camera, camera_id)
 
-    def control_caps(self, index: int) -> dict[str, dict[str, Any]]:
+    def control_caps(self, camera_id: int) -> dict[str, dict[str, Any]]:
         """All controls by name."""
-        count = self._call(self._z._get_num_controls, index)
+        count = self._call(self._z._get_num_controls, camera_id)
         caps: dict[str, dict[str, Any]] = {}
         for i in range(count):
-            cap = self._call(self._z._get_control_caps, index, i)
+            cap = self._call(self._z._get_control_caps, camera_id, i)
             caps[str(cap["Name"])] = cap
         return caps
 
-    def get_control_value(self, index: int, control_type: int) -> tuple[int, bool]:
+    def get_control_value(self, camera_id: int, control_type: int) -> tuple[int, bool]:
         """(value, auto)."""
-        value, auto = self._call(self._z._get_control_value, index, control_type)
+        value, auto = self._call(self._z._get_control_value, camera_id, control_type)
         return int(value), bool(auto)
 
     def set_control_value(
-        self, index: int, control_type: int, value: int, auto: bool = False
+        self, camera_id: int, control_type: int, value: int, auto: bool = False
     ) -> None:
         """Set one control."""
-        self._call(self._z._set_control_value, index, control_type, int(value), bool(auto))
+        self._call(self._z._set_control_value, camera_id, control_type, int(value),
+                   bool(auto))
 
-    def get_roi_format(self, index: int) -> tuple[int, int, int, int]:
+    def supported_camera_modes(self, camera_id: int) -> list[int]:
+        """Supported ASI_CAMERA_MODEs (the list ends at ASI_MODE_END)."""
+        self._library_function("ASIGetCameraSupportMode")
+        raw = self._call(self._z._get_camera_support_mode, camera_id)
+        modes: list[int] = []
+        for mode in raw["SupportedCameraMode"]:
+            if int(mode) == ASI_MODE_END:
+                break
+            modes.append(int(mode))
+        return modes
+
+    def get_camera_mode(self, camera_id: int) -> int:
+        """The current ASI_CAMERA_MODE."""
+        self._library_function("ASIGetCameraMode")
+        return int(self._call(self._z._get_camera_mode, camera_id))
+
+    def set_camera_mode(self, camera_id: int, mode: int) -> None:
+        """Set the ASI_CAMERA_MODE."""
+        self._library_function("ASISetCameraMode")
+        self._call(self._z._set_camera_mode, camera_id, int(mode))
+
+    def get_roi_format(self, camera_id: int) -> tuple[int, int, int, int]:
         """(width, height, bins, image type)."""
-        w, h, b, t = self._call(self._z._get_roi_format, index)
+        w, h, b, t = self._call(self._z._get_roi_format, camera_id)
         return int(w), int(h), int(b), int(t)
 
     def set_roi_format(
-        self, index: int, width: int, height: int, bins: int, image_type: int
+        self, camera_id: int, width: int, height: int, bins: int, image_type: int
     ) -> None:
-        """Set the ROI format (zwoasi checks the multiples of 8 and 2)."""
-        try:
-            self._call(self._z._set_roi_format, index, width, height, bins, image_type)
-        except ValueError as error:
-            raise SdkError(ASI_ERROR_INVALID_SIZE, str(error)) from None
+        """Set the ROI format; width a multiple of 8 and height of 2, as the SDK wants."""
+        if width < 8 or width % 8 or height < 2 or height % 2:
+            raise SdkError(ASI_ERROR_INVALID_SIZE,
+                           f"ROI {width}x{height} must be a multiple of 8 x 2")
+        code = self._z.zwolib.ASISetROIFormat(camera_id, width, height, bins, image_type)
+        self._check(code)
 
-    def set_start_position(self, index: int, x: int, y: int) -> None:
+    def set_start_position(self, camera_id: int, x: int, y: int) -> None:
         """Set the ROI's top-left corner."""
-        self._call(self._z._set_start_position, index, x, y)
+        self._call(self._z._set_start_position, camera_id, x, y)
 
-    def start_exposure(self, index: int, is_dark: bool = False) -> None:
+    def start_exposure(self, camera_id: int, is_dark: bool = False) -> None:
         """Start a snap exposure."""
-        self._call(self._z._start_exposure, index, bool(is_dark))
+        self._call(self._z._start_exposure, camera_id, bool(is_dark))
 
-    def stop_exposure(self, index: int) -> None:
+    def stop_exposure(self, camera_id: int) -> None:
         """Stop a snap exposure."""
-        self._call(self._z._stop_exposure, index)
+        self._call(self._z._stop_exposure, camera_id)
 
-    def exposure_status(self, index: int) -> int:
+    def exposure_status(self, camera_id: int) -> int:
         """Exposure status."""
-        return int(self._call(self._z._get_exposure_status, index))
+        return int(self._call(self._z._get_exposure_status, camera_id))
 
-    def get_data_after_exposure(self, index: int, buffer: Any) -> int:
+    def get_data_after_exposure(self, camera_id: int, buffer: Any) -> int:
         """Read the frame straight into ``buffer`` (a numpy array or bytearray).
 
         zwoasi's own wrapper insists on a bytearray; this calls the same C function
@@ -280,13 +367,11 @@ class ZwoasiSdk:
         if view.readonly or not view.c_contiguous:
             raise ValueError("frame buffer must be writable and contiguous")
         nbytes = view.nbytes
-        width, height, _, image_type = self.get_roi_format(index)
+        width, height, _, image_type = self.get_roi_format(camera_id)
         per_pixel = {ASI_IMG_RAW16: 2, ASI_IMG_RGB24: 3}.get(image_type, 1)
         expected = width * height * per_pixel
         cbuf = (ctypes.c_char * nbytes).from_buffer(view.cast("B"))
-        code = int(self._z.zwolib.ASIGetDataAfterExp(index, cbuf, nbytes))
-        if code:
-            raise SdkError(code)
+        self._check(int(self._z.zwolib.ASIGetDataAfterExp(camera_id, cbuf, nbytes)))
         return min(nbytes, expected)
 
 
@@ -426,6 +511,7 @@ class SdkStatus:
 _lock = threading.Lock()
 _status: SdkStatus | None = None
 _override: ZwoSdk | None = None
+_isolated_count = itertools.count(1)
 
 
 def _load_error_message(path: str, error: BaseException) -> str:
@@ -462,6 +548,42 @@ def _import_zwoasi_disarmed() -> Any:
         ctypes.util.find_library = real_find
         root.removeFilter(quiet)
     return zwoasi
+
+
+def _find_nothing(name: str) -> str | None:
+    return None
+
+
+def load_isolated_sdk(path: str | os.PathLike[str]) -> ZwoasiSdk:
+    """For tests: ``path`` loaded through a private copy of zwoasi, apart from the cache.
+
+    zwoasi keeps one library per module; a fresh copy of the module (its own
+    ``zwolib`` and error classes) loads a second library, such as a fake
+    libASICamera2, without touching the SDK this process uses (:func:`sdk_status`).
+    """
+    spec = importlib.util.find_spec("zwoasi")
+    if spec is None or spec.origin is None:
+        raise LibraryLoadError("the zwoasi package is missing; pip install zwoasi")
+    name = f"_zwoasi_isolated_{next(_isolated_count)}"
+    private = importlib.util.spec_from_file_location(name, spec.origin)
+    if private is None or private.loader is None:
+        raise LibraryLoadError(f"cannot load a private copy of zwoasi from {spec.origin}")
+    module = importlib.util.module_from_spec(private)
+    real_find = ctypes.util.find_library
+    quiet = _DropZwoasiWarning()
+    logging.getLogger().addFilter(quiet)
+    ctypes.util.find_library = _find_nothing
+    try:
+        private.loader.exec_module(module)
+    finally:
+        ctypes.util.find_library = real_find
+        logging.getLogger().removeFilter(quiet)
+    sys.modules[name] = module
+    try:
+        module.init(str(path))
+    except OSError as error:
+        raise LibraryLoadError(_load_error_message(str(path), error)) from None
+    return ZwoasiSdk(module, str(path))
 
 
 def _load(explicit: str | os.PathLike[str] | None) -> SdkStatus:

@@ -8,6 +8,12 @@ and heights of 2 (ASI_ERROR_INVALID_SIZE); an exposure is WORKING for its exposu
 time plus readout and then SUCCESS (or FAILED); data is RAW16 little-endian,
 MSB-aligned (a 12-bit pixel is value x 16); a removed camera answers
 ASI_ERROR_CAMERA_REMOVED to everything. Faults are injected per exposure.
+
+Cameras are found by index but driven by CameraID, and the IDs differ from the
+indices (3, 7, 11...), as after a replug or with several cameras: a driver that
+passes an index where the SDK wants an ID gets ASI_ERROR_INVALID_ID. ElecPerADU
+follows the gain once the camera is open (the 0.1 dB law, plus a high-conversion-gain
+step on models that have one), so a driver must re-read it.
 """
 
 from __future__ import annotations
@@ -53,6 +59,15 @@ class FakeModel:
     #: native ADU per second at gain 0 on a green (or mono) pixel
     flux_adu_s: float = 400.0
     readout_s: float = 0.05
+    #: gain at which e-/ADU drops by hcg_factor (IMX455/IMX571 style), or None
+    hcg_gain: int | None = None
+    hcg_factor: float = 3.0
+    #: the camera has trigger modes (starts in one; a driver must set normal mode)
+    trigger: bool = False
+    #: the exposure grid the camera rounds to, in microseconds
+    exposure_step_us: int = 1
+    #: deliver RAW16 with the lowest padding bit set (data not MSB-aligned as reported)
+    padding_bits: bool = False
 
 
 #: small stand-ins for real models, covering 12/14/16-bit and every Bayer code
@@ -63,7 +78,7 @@ MODELS = {
                          gain_max=570, gain_default=120, offset_default=30),
     "mono16": FakeModel(name="ZWO ASI2600MM Pro", width=126, height=84, bit_depth=16,
                         pixel_size_um=3.76, e_per_adu=0.77, gain_max=700, gain_default=100,
-                        offset_default=50, flux_adu_s=4000.0),
+                        offset_default=50, flux_adu_s=4000.0, hcg_gain=100, trigger=True),
     "uncooled": FakeModel(name="ZWO ASI120MM Mini", width=64, height=48, bit_depth=12,
                           cooler=False, usb3=False, bins=(1, 2), exposure_min_us=64,
                           exposure_max_us=60_000_000, gain_max=100, gain_default=50,
@@ -82,6 +97,8 @@ class FakeFaults:
     #: start attempts (1 = first call of start_exposure) answered with an error code
     start_errors: dict[int, int] = field(default_factory=dict)
     remove_at: int | None = None
+    #: the next this many status reads fail with ASI_ERROR_GENERAL_ERROR
+    status_errors: int = 0
 
 
 @dataclass
@@ -114,6 +131,10 @@ def _controls(model: FakeModel) -> list[_Control]:
         _Control("AutoExpTargetBrightness", z.ASI_AUTO_TARGET_BRIGHTNESS, 50, 160, 100),
         _Control("HighSpeedMode", z.ASI_HIGH_SPEED_MODE, 0, 1, 0),
         _Control("Temperature", z.ASI_TEMPERATURE, -500, 1000, 20, writable=False),
+        _Control("Gamma", z.ASI_GAMMA, 1, 100, 50),
+        _Control("HardwareBin", z.ASI_HARDWARE_BIN, 0, 1, 0),
+        _Control("Overclock", z.ASI_OVERCLOCK, 0, 1, 0),
+        _Control("PatternAdjust", z.ASI_PATTERN_ADJUST, 0, 1, 0),
     ]
     if model.color:
         controls += [_Control("WB_R", z.ASI_WB_R, 1, 99, 52, auto_supported=True),
@@ -127,15 +148,26 @@ def _controls(model: FakeModel) -> list[_Control]:
     return controls
 
 
+#: where a camera's settings start on open: what another program may have left
+LEFT_OVER = {z.ASI_FLIP: 3, z.ASI_HIGH_SPEED_MODE: 1, z.ASI_HARDWARE_BIN: 1,
+             z.ASI_OVERCLOCK: 1, z.ASI_PATTERN_ADJUST: 1, z.ASI_GAMMA: 80, z.ASI_MONO_BIN: 1,
+             z.ASI_WB_R: 70, z.ASI_WB_B: 30}
+
+
 class FakeCamera:
     """One connected camera's state inside the fake SDK."""
 
-    def __init__(self, model: FakeModel, clock: Clock) -> None:
+    def __init__(self, model: FakeModel, clock: Clock, camera_id: int) -> None:
         self.model = model
         self.clock = clock
+        self.camera_id = camera_id
         self.faults = FakeFaults()
         self.controls = {c.control_type: c for c in _controls(model)}
         self.values = {c.control_type: c.default for c in self.controls.values()}
+        self.values.update({k: v for k, v in LEFT_OVER.items() if k in self.controls})
+        self.auto = {z.ASI_EXPOSURE, z.ASI_GAIN} | ({z.ASI_WB_R} if model.color else set())
+        self.mode = z.ASI_MODE_TRIG_SOFT_EDGE if model.trigger else z.ASI_MODE_NORMAL
+        self.status_reads = 0
         self.is_open = False
         self.removed = False
         self.roi = (model.width // 8 * 8, model.height // 2 * 2, 1, z.ASI_IMG_RAW8)
@@ -165,6 +197,17 @@ class FakeCamera:
         step = min(elapsed * 0.5, abs(model.ambient_c - target))  # 0.5 °C/s
         return model.ambient_c - step if target < model.ambient_c else model.ambient_c + step
 
+    def e_per_adu(self) -> float:
+        """ElecPerADU as the SDK reports it: the gain-0 value closed, the current gain's open."""
+        model = self.model
+        if not self.is_open:
+            return model.e_per_adu
+        gain = self.values[z.ASI_GAIN]
+        value = model.e_per_adu / 10 ** (gain / 200)
+        if model.hcg_gain is not None and gain >= model.hcg_gain:
+            value /= model.hcg_factor
+        return value
+
     def pixels(self) -> np.ndarray:
         """The finished frame in native ADU, per channel, for the current ROI."""
         width, height, bins, _ = self.roi
@@ -189,20 +232,25 @@ class FakeZwoSdk:
 
     library_path = "/fake/libASICamera2.so.1.41"
 
-    def __init__(self, *models: FakeModel | str, clock: Clock | None = None) -> None:
+    def __init__(self, *models: FakeModel | str, clock: Clock | None = None,
+                 ids: tuple[int, ...] | None = None) -> None:
         self.clock: Clock = clock if clock is not None else SimulatedClock(0.0)
-        self.cameras = [FakeCamera(MODELS[m] if isinstance(m, str) else m, self.clock)
-                        for m in models]
+        ids = ids if ids is not None else tuple(3 + 4 * i for i in range(len(models)))
+        self.cameras = [FakeCamera(MODELS[m] if isinstance(m, str) else m, self.clock, i)
+                        for m, i in zip(models, ids, strict=True)]
 
     # -- helpers -------------------------------------------------------------------
     def remove(self, index: int) -> None:
-        """Unplug a camera: every later call about it fails with CAMERA_REMOVED."""
+        """Unplug the camera at ``index`` of ``cameras``: it answers CAMERA_REMOVED."""
         self.cameras[index].removed = True
 
-    def _camera(self, index: int, *, need_open: bool = True) -> FakeCamera:
-        if not 0 <= index < len(self.cameras):
-            raise SdkError(z.ASI_ERROR_INVALID_INDEX)
-        camera = self.cameras[index]
+    def _present(self) -> list[FakeCamera]:
+        return [c for c in self.cameras if not c.removed]
+
+    def _camera(self, camera_id: int, *, need_open: bool = True) -> FakeCamera:
+        camera = next((c for c in self.cameras if c.camera_id == camera_id), None)
+        if camera is None:
+            raise SdkError(z.ASI_ERROR_INVALID_ID)
         if camera.removed:
             raise SdkError(z.ASI_ERROR_CAMERA_REMOVED)
         if need_open and not camera.is_open:
@@ -219,55 +267,83 @@ class FakeZwoSdk:
         return sum(not c.removed for c in self.cameras)
 
     def camera_property(self, index: int) -> dict[str, Any]:
-        """ASI_CAMERA_INFO as zwoasi's dict; no need to open the camera."""
-        camera = self._camera(index, need_open=False)
+        """ASI_CAMERA_INFO of the index-th camera plugged in now; no need to open it."""
+        present = self._present()
+        if not 0 <= index < len(present):
+            raise SdkError(z.ASI_ERROR_INVALID_INDEX)
+        return self._info(present[index])
+
+    def camera_property_by_id(self, camera_id: int) -> dict[str, Any]:
+        """ASI_CAMERA_INFO by CameraID."""
+        return self._info(self._camera(camera_id, need_open=False))
+
+    def _info(self, camera: FakeCamera) -> dict[str, Any]:
         m = camera.model
         formats = [z.ASI_IMG_RAW8, z.ASI_IMG_RAW16]
         if m.color:
             formats += [z.ASI_IMG_RGB24, z.ASI_IMG_Y8]
         return {
-            "Name": m.name, "CameraID": index, "MaxHeight": m.height, "MaxWidth": m.width,
+            "Name": m.name, "CameraID": camera.camera_id, "MaxHeight": m.height,
+            "MaxWidth": m.width,
             "IsColorCam": m.color, "BayerPattern": m.bayer_code,
             "SupportedBins": list(m.bins), "SupportedVideoFormat": formats,
             "PixelSize": m.pixel_size_um, "MechanicalShutter": False, "ST4Port": True,
             "IsCoolerCam": m.cooler, "IsUSB3Host": m.usb3, "IsUSB3Camera": m.usb3,
-            "ElecPerADU": m.e_per_adu, "BitDepth": m.bit_depth, "IsTriggerCam": 0,
+            "ElecPerADU": camera.e_per_adu(), "BitDepth": m.bit_depth,
+            "IsTriggerCam": m.trigger,
         }
 
-    def open_camera(self, index: int) -> None:
+    def supported_camera_modes(self, camera_id: int) -> list[int]:
+        """Normal and two trigger modes on trigger cameras, normal only otherwise."""
+        camera = self._camera(camera_id)
+        return [0, 1, 2] if camera.model.trigger else [0]
+
+    def get_camera_mode(self, camera_id: int) -> int:
+        """The current mode."""
+        return self._camera(camera_id).mode
+
+    def set_camera_mode(self, camera_id: int, mode: int) -> None:
+        """Set a supported mode; ASI_ERROR_INVALID_MODE otherwise."""
+        if mode not in self.supported_camera_modes(camera_id):
+            raise SdkError(z.ASI_ERROR_INVALID_MODE)
+        camera = self._camera(camera_id)
+        camera.calls.append(("mode", (mode,)))
+        camera.mode = mode
+
+    def open_camera(self, camera_id: int) -> None:
         """Open and init (opening twice is harmless, as in the SDK)."""
-        camera = self._camera(index, need_open=False)
+        camera = self._camera(camera_id, need_open=False)
         camera.calls.append(("open", ()))
         camera.is_open = True
 
-    def close_camera(self, index: int) -> None:
+    def close_camera(self, camera_id: int) -> None:
         """Close; stops any exposure."""
-        camera = self._camera(index, need_open=False)
+        camera = self._camera(camera_id, need_open=False)
         camera.calls.append(("close", ()))
         camera.is_open = False
         camera.status = z.ASI_EXP_IDLE
 
-    def control_caps(self, index: int) -> dict[str, dict[str, Any]]:
+    def control_caps(self, camera_id: int) -> dict[str, dict[str, Any]]:
         """Every control's caps."""
-        camera = self._camera(index)
+        camera = self._camera(camera_id)
         return {c.name: c.caps() for c in camera.controls.values()}
 
-    def get_control_value(self, index: int, control_type: int) -> tuple[int, bool]:
+    def get_control_value(self, camera_id: int, control_type: int) -> tuple[int, bool]:
         """(value, auto); the temperature is °C x 10."""
-        camera = self._camera(index)
+        camera = self._camera(camera_id)
         if control_type not in camera.controls:
             raise SdkError(z.ASI_ERROR_INVALID_CONTROL_TYPE)
         if control_type == z.ASI_TEMPERATURE:
             return round(camera.temperature_c() * 10), False
         if control_type == z.ASI_COOLER_POWER_PERC:
             return (60 if camera.values.get(z.ASI_COOLER_ON) else 0), False
-        return camera.values[control_type], False
+        return camera.values[control_type], control_type in camera.auto
 
     def set_control_value(
-        self, index: int, control_type: int, value: int, auto: bool = False
+        self, camera_id: int, control_type: int, value: int, auto: bool = False
     ) -> None:
         """Set a control; out-of-range values are clamped silently, like the SDK."""
-        camera = self._camera(index)
+        camera = self._camera(camera_id)
         camera.calls.append(("set", (control_type, value, auto)))
         control = camera.controls.get(control_type)
         if control is None:
@@ -276,41 +352,48 @@ class FakeZwoSdk:
             raise SdkError(z.ASI_ERROR_GENERAL_ERROR)
         if control_type == z.ASI_COOLER_ON and value and not camera.values[control_type]:
             camera._cooler_since_s = self.clock.monotonic()
-        camera.values[control_type] = int(min(max(int(value), control.minimum),
-                                              control.maximum))
+        kept = int(min(max(int(value), control.minimum), control.maximum))
+        if control_type == z.ASI_EXPOSURE:
+            step = camera.model.exposure_step_us
+            kept = max(control.minimum, (kept + step // 2) // step * step)
+        camera.values[control_type] = kept
+        if auto and control.auto_supported:
+            camera.auto.add(control_type)
+        else:
+            camera.auto.discard(control_type)
 
-    def get_roi_format(self, index: int) -> tuple[int, int, int, int]:
+    def get_roi_format(self, camera_id: int) -> tuple[int, int, int, int]:
         """(width, height, bins, image type)."""
-        return self._camera(index).roi
+        return self._camera(camera_id).roi
 
     def set_roi_format(
-        self, index: int, width: int, height: int, bins: int, image_type: int
+        self, camera_id: int, width: int, height: int, bins: int, image_type: int
     ) -> None:
         """Check the ROI as the SDK does."""
-        camera = self._camera(index)
+        camera = self._camera(camera_id)
         camera.calls.append(("roi", (width, height, bins, image_type)))
         m = camera.model
         if (bins not in m.bins or width < 8 or height < 2 or width % 8 or height % 2
                 or width * bins > m.width or height * bins > m.height):
             raise SdkError(z.ASI_ERROR_INVALID_SIZE)
-        if image_type not in self.camera_property(index)["SupportedVideoFormat"]:
+        if image_type not in self._info(camera)["SupportedVideoFormat"]:
             raise SdkError(z.ASI_ERROR_INVALID_IMGTYPE)
         if camera.status == z.ASI_EXP_WORKING:
             raise SdkError(z.ASI_ERROR_EXPOSURE_IN_PROGRESS)
         camera.roi = (width, height, bins, image_type)
 
-    def set_start_position(self, index: int, x: int, y: int) -> None:
+    def set_start_position(self, camera_id: int, x: int, y: int) -> None:
         """ROI start, in binned pixels."""
-        camera = self._camera(index)
+        camera = self._camera(camera_id)
         width, height, bins, _ = camera.roi
         if x < 0 or y < 0 or (x + width) * bins > camera.model.width or (
                 (y + height) * bins > camera.model.height):
             raise SdkError(z.ASI_ERROR_OUTOF_BOUNDARY)
         camera.start_pos = (x, y)
 
-    def start_exposure(self, index: int, is_dark: bool = False) -> None:
+    def start_exposure(self, camera_id: int, is_dark: bool = False) -> None:
         """Start: WORKING for exposure + readout."""
-        camera = self._camera(index)
+        camera = self._camera(camera_id)
         camera.start_calls += 1
         code = camera.faults.start_errors.get(camera.start_calls)
         if code is not None:
@@ -319,6 +402,8 @@ class FakeZwoSdk:
             raise SdkError(code)
         if camera.status == z.ASI_EXP_WORKING:
             raise SdkError(z.ASI_ERROR_EXPOSURE_IN_PROGRESS)
+        if camera.mode != z.ASI_MODE_NORMAL:
+            raise SdkError(z.ASI_ERROR_INVALID_MODE)  # it would wait for a trigger
         camera.exposures_started += 1
         camera._current = camera.exposures_started
         camera._exposure_us = camera.values[z.ASI_EXPOSURE]
@@ -327,16 +412,20 @@ class FakeZwoSdk:
         camera.status = z.ASI_EXP_WORKING
         camera.calls.append(("start", (camera._exposure_us,)))
 
-    def stop_exposure(self, index: int) -> None:
+    def stop_exposure(self, camera_id: int) -> None:
         """Stop; the camera goes idle."""
-        camera = self._camera(index)
+        camera = self._camera(camera_id)
         camera.stops += 1
         camera.calls.append(("stop", ()))
         camera.status = z.ASI_EXP_IDLE
 
-    def exposure_status(self, index: int) -> int:
+    def exposure_status(self, camera_id: int) -> int:
         """WORKING until the end time, then SUCCESS or FAILED; a hung one never ends."""
-        camera = self._camera(index)
+        camera = self._camera(camera_id)
+        camera.status_reads += 1
+        if camera.faults.status_errors > 0:
+            camera.faults.status_errors -= 1
+            raise SdkError(z.ASI_ERROR_GENERAL_ERROR)
         if camera.faults.remove_at is not None and camera._current >= camera.faults.remove_at:
             camera.removed = True
             raise SdkError(z.ASI_ERROR_CAMERA_REMOVED)
@@ -345,9 +434,9 @@ class FakeZwoSdk:
             camera.status = z.ASI_EXP_FAILED if camera._fault("fail_at") else z.ASI_EXP_SUCCESS
         return camera.status
 
-    def get_data_after_exposure(self, index: int, buffer: Any) -> int:
+    def get_data_after_exposure(self, camera_id: int, buffer: Any) -> int:
         """Fill ``buffer`` with RAW16 little-endian MSB-aligned pixels; bytes delivered."""
-        camera = self._camera(index)
+        camera = self._camera(camera_id)
         if camera.status != z.ASI_EXP_SUCCESS:
             raise SdkError(z.ASI_ERROR_GENERAL_ERROR)
         if camera._fault("read_timeout_at"):
@@ -361,6 +450,8 @@ class FakeZwoSdk:
         if view.nbytes < needed:
             raise SdkError(z.ASI_ERROR_BUFFER_TOO_SMALL)
         raw = (camera.pixels() << np.uint16(16 - camera.model.bit_depth)).astype("<u2")
+        if camera.model.padding_bits:
+            raw |= np.uint16(1)
         data = raw.tobytes()
         delivered = needed // 2 if camera._fault("short_at") else needed
         view[:delivered] = data[:delivered]

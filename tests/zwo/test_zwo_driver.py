@@ -142,9 +142,10 @@ def test_a_silent_clamp_by_the_camera_is_reported(caplog: pytest.LogCaptureFixtu
     with camera:
         sdk.cameras[0].controls[z.ASI_EXPOSURE].maximum = 1_000_000  # firmware says 1 s
         with caplog.at_level(logging.WARNING):
-            camera.capture(2.0)
+            capture = camera.capture(2.0)
     assert sdk.cameras[0].values[z.ASI_EXPOSURE] == 1_000_000
-    assert "clamped exposure 2000000 us to 1000000 us" in caplog.text
+    assert capture.exposure_s == pytest.approx(1.0)  # what the camera applied
+    assert "applied 1000000 us for the 2000000 us asked" in caplog.text
 
 
 def test_a_gain_the_camera_does_not_keep_is_an_error() -> None:
