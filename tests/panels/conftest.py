@@ -59,3 +59,22 @@ def alnitak(clock: SimulatedClock, cleanup: Callable[[Any], Any]
         return srv, panel
 
     return build
+
+
+@pytest.fixture
+def pegasus(clock: SimulatedClock, cleanup: Callable[[Any], Any]
+            ) -> Callable[..., tuple[Any, Any]]:
+    """Build (server, driver) pairs for the Pegasus FlatMaster; not yet open."""
+    from drivers.pegasus import PegasusFlatMaster
+    from drivers.pegasus_sim import PegasusPtyServer
+
+    def build(*, driver: dict[str, Any] | None = None, **server: Any
+              ) -> tuple[PegasusPtyServer, PegasusFlatMaster]:
+        srv = cleanup(PegasusPtyServer(clock=clock, **server))
+        srv.start()
+        options: dict[str, Any] = {"clock": clock, "timeout_s": READ_TIMEOUT_S}
+        options.update(driver or {})
+        panel = cleanup(PegasusFlatMaster(srv.port, **options))
+        return srv, panel
+
+    return build

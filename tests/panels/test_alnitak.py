@@ -147,7 +147,7 @@ def test_status_cover_codes(clock: SimulatedClock, cleanup: Callable[[Any], Any]
 
 @pytest.mark.parametrize("filler", ["O", "0"])
 def test_both_reply_fillers(alnitak: Build, filler: str) -> None:
-    srv, panel = alnitak(filler=filler)
+    _, panel = alnitak(filler=filler)
     with panel:
         panel.light_on()
         panel.open_cover()
@@ -163,7 +163,7 @@ def test_command_filler_letter_o(alnitak: Build) -> None:
 
 @pytest.mark.parametrize("terminator", [b"\n", b"\r", b"\r\n"])
 def test_cr_and_lf_reply_terminators(alnitak: Build, terminator: bytes) -> None:
-    srv, panel = alnitak(terminator=terminator)
+    _, panel = alnitak(terminator=terminator)
     with panel:
         for level in (10, 20, 30):
             assert panel.set_brightness(level) == level
@@ -174,7 +174,7 @@ def test_no_answer_is_a_timeout_after_retries(alnitak: Build) -> None:
     srv, panel = alnitak(driver={"timeout_s": 0.2, "tries": 3})
     with panel:
         srv.no_answer = True
-        with pytest.raises(PanelTimeoutError, match="no answer .* after 3 tries; check the cable"):
+        with pytest.raises(PanelTimeoutError, match=r"no answer .* after 3 tries; check the cable"):
             panel.light_on()
         assert srv.received.count(b">L000") == 3
         assert not panel.light_is_on
