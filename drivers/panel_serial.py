@@ -1,0 +1,145 @@
+"""One serial line to a panel: open, flush, write, read a line, with typed errors.
+
+python-microscope's ``SerialDeviceMixin`` shape: the caller holds the device's lock
+around each command, the input is flushed before each command, and a reply is one
+line ended by LF or CR (both are accepted; leading terminators are skipped). Any
+port failure (unplugged, port gone) becomes :class:`PanelDisconnectedError`.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import time
+
+import serial
+
+from drivers.clock import Clock
+from drivers.errors import PanelDisconnectedError
+
+try:  # POSIX: pyserial's flush raises termios.error when the port is gone
+    import termios
+
+    _PORT_ERRORS: tuple[type[BaseException], ...] = (
+        serial.SerialException, OSError, termios.error)
+except ImportError:  # pragma: no cover - Windows
+    _PORT_ERRORS = (serial.SerialException, OSError)
+
+log = logging.getLogger(__name__)
+#: a reply longer than this without a terminator is noise
+MAX_LINE_BYTES = 256
+
+
+class SerialLine:
+    """A serial port speaking short text lines (8N1, no handshake)."""
+
+    def __init__(self, port: str, baudrate: int, what: str) -> None:
+        self.port = port
+        self.baudrate = baudrate
+        self.what = what  # e.g. "the Alnitak panel", for messages
+        self._serial: serial.Serial | None = None
+
+    def open(self, *, drop_rts: bool, settle_s: float, clock: Clock) -> None:
+        """Open the port; optionally drop RTS and wait ``settle_s`` (Arduino clones reset)."""
+        port = serial.Serial()
+        port.port = self.port
+        port.baudrate = self.baudrate
+        port.bytesize = serial.EIGHTBITS
+        port.parity = serial.PARITY_NONE
+        port.stopbits = serial.STOPBITS_ONE
+        port.xonxoff = port.rtscts = port.dsrdtr = False
+        port.timeout = 0.1
+        port.write_timeout = 2.0
+        if drop_rts:
+            port.rts = False  # applied on open; pyserial ignores it on ports without lines
+        try:
+            port.open()
+        except _PORT_ERRORS as error:
+            raise PanelDisconnectedError(
+                f"cannot open {self.port} for {self.what} ({_reason(error)}); check the port "
+                "name and that no other program has it open"
+            ) from error
+        self._serial = port
+        if settle_s > 0:
+            clock.sleep(settle_s)
+        if drop_rts:
+            try:
+                port.rts = False
+            except OSError as error:
+                if error.errno not in (errno.ENOTTY, errno.EINVAL):
+                    self.close()
+                    raise self._gone(error) from error
+
+    def close(self) -> None:
+        """Close the port; never raises."""
+        port, self._serial = self._serial, None
+        if port is not None:
+            try:
+                port.close()
+            except _PORT_ERRORS:
+                log.debug("closing %s failed", self.port, exc_info=True)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the port is open."""
+        return self._serial is not None
+
+    def send(self, data: bytes) -> None:
+        """Drop unread input, then write ``data``."""
+        port = self._port()
+        try:
+            port.reset_input_buffer()
+            port.write(data)
+            port.flush()
+        except _PORT_ERRORS as error:
+            raise self._gone(error) from error
+
+    def read_line(self, timeout_s: float) -> str | None:
+        """One reply line without its terminator, or None after ``timeout_s`` of wall time.
+
+        Serial timeouts are real time, whatever clock the driver runs on.
+        """
+        port = self._port()
+        deadline = time.monotonic() + timeout_s
+        line = bytearray()
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                port.timeout = min(remaining, 0.1)
+                chunk = bytes(port.read(1))
+                if not chunk:
+                    continue
+                if chunk in (b"\r", b"\n"):
+                    if line:
+                        return line.decode("ascii", errors="replace")
+                    continue
+                line += chunk
+                if len(line) > MAX_LINE_BYTES:
+                    return line.decode("ascii", errors="replace")
+        except _PORT_ERRORS as error:
+            raise self._gone(error) from error
+
+    def _port(self) -> serial.Serial:
+        if self._serial is None:
+            raise PanelDisconnectedError(
+                f"{self.port} is closed for {self.what}; reconnect the panel"
+            )
+        return self._serial
+
+    def _gone(self, error: BaseException) -> PanelDisconnectedError:
+        self.close()
+        return PanelDisconnectedError(
+            f"lost {self.what} on {self.port} ({_reason(error)}); check the USB cable and "
+            "the panel's power, then reconnect"
+        )
+
+
+def _reason(error: BaseException) -> str:
+    """A one-line reason from a port error."""
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+__all__ = ["MAX_LINE_BYTES", "SerialLine"]

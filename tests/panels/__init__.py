@@ -1,0 +1,1 @@
+"""Light-panel tests: interface contract, simulator physics, serial drivers over pty."""
