@@ -403,7 +403,9 @@ def _print_event(event: Event, scale: AduScale) -> None:
              f" / {event.mean_16bit:.0f} 16-bit) after {event.test_frames} test frame(s) "
              "+ the accepted one")
     elif isinstance(event, FlatSaved):
-        _err(f"flat {event.index}/{event.count}: {event.path.name} (mean "
+        kind = "dark flat" if event.image_type == "DARK" else "flat"
+        total = f"/{event.count}" if event.image_type != "DARK" else ""
+        _err(f"{kind} {event.index}{total}: {event.path.name} (mean "
              f"{event.mean_native:.1f} native)")
     elif isinstance(event, FlatRejected):
         _err(f"dropped a flat: {event.reason}")
@@ -412,9 +414,12 @@ def _print_event(event: Event, scale: AduScale) -> None:
     elif isinstance(event, SessionError):
         pass  # reported once at the end
     elif isinstance(event, SessionFinished) and event.reason is FinishReason.COMPLETED:
-        at = f" at {event.exposure_s:.6g} s" if event.exposure_s is not None else ""
+        darks = sum(1 for path in event.files if path.name.startswith("darkflat_"))
+        flats = len(event.files) - darks
+        at = f" at {event.exposure_s:.6g} s" if event.exposure_s is not None and not darks else ""
+        with_darks = f" and {darks} dark flats" if darks else ""
         where = f"; record in {event.session_file}" if event.session_file else ""
-        _err(f"done: {len(event.files)} flats{at}{where}")
-        if event.exposure_s is not None:
+        _err(f"done: {flats} flats{at}{with_darks}{where}")
+        if event.exposure_s is not None and not darks:
             _err(f"next: dark flats of {event.exposure_s:.6g} s at the same gain and offset "
                  "(or a bias), at the sensor temperature of the flats")

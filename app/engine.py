@@ -276,7 +276,7 @@ class Engine:
             self.files.append(result.path)
             yield FlatSaved(result.job.index, self._expected, result.path,
                             result.job.exposure_s, result.job.mean_native,
-                            result.job.mean_16bit)
+                            result.job.mean_16bit, result.job.image_type)
 
     def check_cancel(self) -> None:
         """Raise :class:`Cancelled` once cancel is set."""

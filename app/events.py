@@ -79,6 +79,8 @@ class FlatSaved:
     exposure_s: float
     mean_native: float
     mean_16bit: float
+    #: 'FLAT', or 'DARK' for a dark flat
+    image_type: str = "FLAT"
 
 
 @dataclass(frozen=True, slots=True)

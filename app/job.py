@@ -128,6 +128,8 @@ class FlatJob:
         }
         if not filters:
             extra["filter"] = settings.filter_name
+            if job.dark_count:
+                extra["dark_flats"] = []
         record = SessionRecord(
             settings.out_dir / SESSION_FILE, camera=info.name, gain=plan.gain,
             offset=plan.offset, bit_depth=info.bit_depth, target_native=plan.target_native,

@@ -6,8 +6,7 @@ import argparse
 import signal
 import sys
 import threading
-
-from drivers.devices import open_devices
+from collections.abc import Callable
 
 from app.adu import AduScale
 from app.events import FinishReason, SessionFinished
@@ -15,6 +14,7 @@ from app.history import ExposureHistory
 from app.job import MAX_FLAT_EXPOSURE_S, FlatJob, JobSettings
 from app.rig import Rig
 from app.settings import FlatSettings, SettingsError
+from drivers.devices import open_devices
 
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
 
@@ -36,7 +36,7 @@ def _filters(text: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(","))
 
 
-def ask_on_terminal(assume_yes: bool) -> object:
+def ask_on_terminal(assume_yes: bool) -> Callable[[str, threading.Event], None]:
     """The question before dark flats without a panel: Enter on a terminal, or --yes."""
     def ask(message: str, cancel: threading.Event) -> None:
         if assume_yes:
@@ -76,6 +76,7 @@ def run_job_cli(args: argparse.Namespace, settings: FlatSettings, camera_id: str
             rig = Rig(devices.camera, devices.panel, devices.wheel)
             runner = FlatJob(rig, job, cancel=cancel, history=history, camera_id=camera_id,
                              record_extra=extra, ask_user=ask_on_terminal(args.yes))
+            runner.ordered_filters()  # unknown filters: exit code 2 before any exposure
             scale = AduScale(devices.camera.info.bit_depth)
             for event in runner.events():
                 if not args.quiet:

@@ -19,6 +19,8 @@ from drivers.errors import CameraError
 from drivers.tomlload import load_toml
 
 SIM_CONFIG_ENV = "AUTOFLATS_SIM_CONFIG"
+#: tables of a sim config file that describe the rig, not the camera (drivers.sim_rig)
+RIG_TABLE_NAMES = ("panel", "wheel")
 #: the fixed pattern's default seed: one simulated sensor, the same in every run
 DEFAULT_PATTERN_SEED = 7919
 #: the response is within this share of linear below ``linear_limit``
@@ -257,6 +259,8 @@ def sim_config_from_mapping(data: dict[str, Any], base: SimConfig) -> SimConfig:
     known = [f.name for f in fields(SimConfig)]
     changes: dict[str, Any] = {}
     for key, value in data.items():
+        if key in RIG_TABLE_NAMES:
+            continue  # the panel and wheel around the camera: drivers.sim_rig reads them
         if key not in known:
             raise _unknown_key(key, known, "")
         if key == "faults":

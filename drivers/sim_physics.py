@@ -18,13 +18,13 @@ where c > 0 is the one value that makes y(1) = 1 - n (found by bisection: the
 left side grows strictly with c), and the knee k <= min(L, (1 - n)^2) is placed so
 that the shortfall reaches exactly 1 % at x = L (bisection again: the shortfall at
 L falls as the knee moves up), so L is where the response leaves the 1 % band, as
-``autoflats linearity`` measures it (an ASI1600 at unity gain: L about 0.3). y is strictly increasing (y' = 1 / (1 + (x - k)
-/ c) > 0), has a continuous first derivative (slope 1 on both sides of the knee),
-is concave, so the shortfall (x - y) / x never falls as x grows: it is 0 up to the
-knee, exactly n at full scale, and y keeps rising above x = 1 without bound, so
-the ADC (or the full well) still clips. Below L the shortfall is 0 when L <= (1 - n)^2;
-otherwise the knee sits at (1 - n)^2 and the configuration check allows that only for
-n <= 1 %, so the shortfall below L is at most n <= 1 %. With n = 0, y(x) = x.
+``autoflats linearity`` measures it (an ASI1600 at unity gain: L about 0.3).
+y is strictly increasing (y' = 1 / (1 + (x - k) / c) > 0), has a continuous first
+derivative (slope 1 on both sides of the knee) and is concave, so the shortfall
+(x - y) / x never falls as x grows: 0 up to the knee, 1 % at L, exactly n at full
+scale; y keeps rising above x = 1 without bound, so the ADC (or the full well)
+still clips. (Where the curve cannot bend by 1 % as early as L, it bends from 0;
+with n <= 1 % the shortfall never reaches 1 %.) With n = 0, y(x) = x.
 """
 
 from __future__ import annotations

@@ -1,0 +1,201 @@
+"""The whole flats job on the simulated rig: panel, cover, wheel, every filter, dark flats."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from astropy.io import fits
+
+from app.cli import EXIT_OK, EXIT_USAGE, main
+from app.events import FinishReason, SessionFinished
+from app.job import FlatJob, JobSettings
+from app.rig import Rig
+from app.settings import FlatSettings
+from drivers.devices import open_devices
+
+RIG = """width = 256
+height = 192
+time_scale = 0
+seed = 2
+
+[panel]
+levels = 255
+flux_e_s_at_max = 40000
+gamma = {gamma}
+min_level = 1
+has_cover = true
+light_leak = {leak}
+
+[wheel]
+filters = ["L", "R", "G", "B", "Ha", "OIII", "SII"]
+throughput = [1.0, 0.33, 0.36, 0.30, 0.012, 0.015, 0.010]
+move_s = 1.5
+"""
+
+
+def rig_toml(tmp_path: Path, gamma: float = 1.0, leak: float = 0.0) -> Path:
+    path = tmp_path / "rig.toml"
+    path.write_text(RIG.format(gamma=gamma, leak=leak))
+    return path
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def job_cli(tmp_path: Path, sim: Path, *more: str) -> tuple[int, dict[str, Any], str]:
+    out = tmp_path / "job"
+    code, _, err = cli("flats", "--camera", "sim", "--count", "4", "--out", str(out),
+                       "--sim-config", str(sim), "--no-history", *more)
+    path = out / "session.json"
+    return code, (json.loads(path.read_text()) if path.exists() else {}), err
+
+
+@pytest.mark.parametrize("gamma", [1.0, 2.2])
+def test_every_filter_on_target_inside_the_window_then_matching_dark_flats(
+        tmp_path: Path, gamma: float) -> None:
+    sim = rig_toml(tmp_path, gamma=gamma)
+    code, data, err = job_cli(tmp_path, sim, "--filters", "L,R,G,B,Ha", "--wheel", "sim",
+                              "--panel", "sim", "--brightness", "auto", "--dark-flats", "3")
+    assert code == EXIT_OK, err
+    assert data["status"] == "completed"
+    target = data["target_native"]
+    assert [f["filter"] for f in data["filters"]] == ["L", "R", "G", "B", "Ha"]
+    exposures = set()
+    for entry in data["filters"]:
+        assert entry["status"] == "completed" and len(entry["flats"]) == 4
+        assert entry["brightness"] is not None
+        # broadband inside 1-10 s; narrowband at full brightness may need more (warned)
+        if entry["filter"] != "Ha":
+            assert 1.0 <= entry["exposure_s"] <= 10.0
+        else:
+            assert entry["brightness"] == 255 and any("Ha needs" in w for w in data["warnings"])
+        for flat in entry["flats"]:
+            assert flat["file"].startswith(entry["filter"] + "/")
+            assert abs(flat["mean_native"] - target) <= 0.05 * target
+            assert flat["exposure_s"] == entry["exposure_s"]
+            with fits.open(tmp_path / "job" / flat["file"]) as hdul:
+                assert hdul[0].header["FILTER"] == entry["filter"]
+                assert hdul[0].header["IMAGETYP"] == "FLAT"
+        exposures.add(entry["exposure_s"])
+    darks = data["dark_flats"]
+    assert len(darks) == 3 * len(exposures)
+    assert {d["exposure_s"] for d in darks} == exposures  # exactly the flats' exposures
+    for dark in darks:
+        assert dark["file"].startswith("darkflats/")
+        assert dark["mean_native"] < 0.01 * target + 200
+        with fits.open(tmp_path / "job" / dark["file"]) as hdul:
+            assert hdul[0].header["IMAGETYP"] == "DARK"
+            assert hdul[0].header["EXPTIME"] == dark["exposure_s"]
+
+
+def test_filters_run_in_wheel_order_and_unknown_ones_are_refused(tmp_path: Path) -> None:
+    sim = rig_toml(tmp_path)
+    code, data, err = job_cli(tmp_path, sim, "--filters", "ha,L", "--wheel", "sim",
+                              "--panel", "sim", "--brightness", "auto")
+    assert code == EXIT_OK, err
+    assert [f["filter"] for f in data["filters"]] == ["L", "ha"]
+    code, _, err = cli("flats", "--camera", "sim", "--count", "2", "--out",
+                       str(tmp_path / "x"), "--sim-config", str(sim), "--filters", "L,Lum",
+                       "--wheel", "sim")
+    assert code == EXIT_USAGE and "no filter Lum" in err and "L, R, G" in err
+    code, _, err = cli("flats", "--camera", "sim", "--count", "2", "--out",
+                       str(tmp_path / "y"), "--sim-config", str(sim), "--filters", "L")
+    assert code == EXIT_USAGE and "--wheel" in err
+
+
+def test_a_light_leak_stops_the_dark_flats(tmp_path: Path) -> None:
+    sim = rig_toml(tmp_path, leak=0.05)
+    code, data, err = job_cli(tmp_path, sim, "--panel", "sim", "--brightness", "auto",
+                              "--dark-flats", "2")
+    assert code == 1 and "light leak" in err
+    assert data["status"] == "failed" and data["dark_flats"] == []
+    assert len(data["flats"]) == 4  # the flats are kept
+    assert not (tmp_path / "job" / "darkflats").exists() or not list(
+        (tmp_path / "job" / "darkflats").glob("*.fits"))
+
+
+def test_a_filter_out_of_reach_is_reported_and_the_others_go_on(tmp_path: Path) -> None:
+    sim = rig_toml(tmp_path)
+    code, data, err = job_cli(tmp_path, sim, "--filters", "L,SII", "--wheel", "sim",
+                              "--panel", "sim", "--brightness", "auto", "--max-exposure", "5",
+                              "--dark-flats", "1")
+    assert code == 1 and "SII" in err
+    entries = {f["filter"]: f for f in data["filters"]}
+    assert entries["L"]["status"] == "completed" and len(entries["L"]["flats"]) == 4
+    assert entries["SII"]["status"] == "failed" and entries["SII"]["flats"] == []
+    assert "too dark" in entries["SII"]["error"]
+    assert len(data["dark_flats"]) == 1  # dark flats for the filter that worked
+
+
+def test_a_fixed_brightness_is_set_once_and_kept(tmp_path: Path) -> None:
+    sim = rig_toml(tmp_path)
+    code, data, err = job_cli(tmp_path, sim, "--panel", "sim", "--brightness", "40")
+    assert code == EXIT_OK, err
+    assert data["brightness"] == 40 and len(data["flats"]) == 4
+    assert "filters" not in data and data["test_exposures"] is not None  # one-filter layout
+
+
+def _job(tmp_path: Path, sim: Path, **job: Any) -> tuple[list[object], Any]:
+    devices = open_devices("sim", panel="sim", wheel="sim", sim_config_path=sim)
+    settings = FlatSettings(out_dir=tmp_path / "job", count=2)
+    with devices:
+        setup = job.pop("setup", None)
+        if setup is not None:
+            setup(devices)
+        runner = FlatJob(Rig(devices.camera, devices.panel, devices.wheel),
+                         JobSettings(settings, **job), ask_user=lambda m, c: None)
+        return list(runner.events()), devices
+
+
+def test_a_cover_that_never_closes_ends_the_job_with_a_clear_message(tmp_path: Path) -> None:
+    def stuck(devices: Any) -> None:
+        devices.panel.open_cover(60)
+        devices.panel.faults.cover_stuck = True
+
+    events, _ = _job(tmp_path, rig_toml(tmp_path), filters=("L",), brightness="auto",
+                     setup=stuck)
+    finished = events[-1]
+    assert isinstance(finished, SessionFinished) and finished.reason is FinishReason.FAILED
+    assert "cover" in (finished.message or "")
+    assert not list((tmp_path / "job").rglob("*.fits"))
+
+
+def test_a_wheel_that_never_arrives_or_a_panel_unplugged_loses_nothing(tmp_path: Path) -> None:
+    def never(devices: Any) -> None:
+        devices.wheel.fault_never_arrive = True
+
+    events, _ = _job(tmp_path, rig_toml(tmp_path), filters=("L", "R"), brightness="auto",
+                     setup=never)
+    finished = events[-1]
+    assert isinstance(finished, SessionFinished) and finished.reason is FinishReason.FAILED
+    assert "filter wheel" in (finished.message or "")
+    data = json.loads((tmp_path / "job" / "session.json").read_text())
+    assert data["status"] == "failed"
+
+
+def test_cancel_mid_job_keeps_complete_files(tmp_path: Path) -> None:
+    devices = open_devices("sim", panel="sim", wheel="sim", sim_config_path=rig_toml(tmp_path))
+    cancel = threading.Event()
+    with devices:
+        runner = FlatJob(Rig(devices.camera, devices.panel, devices.wheel),
+                         JobSettings(FlatSettings(out_dir=tmp_path / "job", count=6),
+                                     filters=("L", "R"), brightness="auto"), cancel=cancel)
+        for event in runner.events():
+            if type(event).__name__ == "FlatSaved":
+                cancel.set()
+            last = event
+    assert isinstance(last, SessionFinished) and last.reason is FinishReason.CANCELLED
+    data = json.loads((tmp_path / "job" / "session.json").read_text())
+    listed = {f["file"] for e in data["filters"] for f in e["flats"]}
+    on_disk = {str(p.relative_to(tmp_path / "job")) for p in (tmp_path / "job").rglob("*.fits")}
+    assert listed == on_disk and data["status"] == "cancelled"
