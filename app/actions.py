@@ -22,6 +22,14 @@ from app.events import Event
 from app.stats import Frame, FrameStats
 
 
+class SessionFailure(Exception):
+    """Ends a run (or, in a filter sequence, one filter) with what to change."""
+
+
+class Cancelled(Exception):
+    """The run was cancelled (not a fault)."""
+
+
 class FrameKind(Enum):
     """What a saved frame is; also its IMAGETYP."""
 

@@ -23,11 +23,13 @@ import numpy as np
 
 from app.actions import (
     AskUser,
+    Cancelled,
     Expose,
     FrameKind,
     MoveFilter,
     Procedure,
     SaveFrame,
+    SessionFailure,
     SetBrightness,
     SetCover,
     SetLight,
@@ -56,14 +58,6 @@ log = logging.getLogger(__name__)
 COVER_TIMEOUT_S = 30.0
 #: how long a filter wheel may take to arrive, s
 WHEEL_TIMEOUT_S = 60.0
-
-
-class SessionFailure(Exception):
-    """Ends a run (or, in a filter sequence, one filter) with what to change."""
-
-
-class Cancelled(Exception):
-    """The run was cancelled (not a fault)."""
 
 
 class FramePool:

@@ -13,8 +13,9 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from app.actions import SessionFailure
 from app.adu import AduScale
-from app.engine import Engine, SessionFailure, run_job
+from app.engine import Engine, run_job
 from app.events import Event, SessionStarted
 from app.fits_store import safe_name_part, session_stamp, utc_now
 from app.history import ExposureHistory

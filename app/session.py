@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from app import defaults
+from app.actions import SessionFailure
 from app.adu import AduScale
 from app.atomic import link_to_free_name
-from app.engine import Engine, SessionFailure, run_job
+from app.engine import Engine, run_job
 from app.events import Event, Notice, SessionStarted
 from app.fits_store import session_stamp, utc_now
 from app.history import ExposureHistory, linearity_key

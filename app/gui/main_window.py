@@ -206,8 +206,12 @@ class MainWindow(QMainWindow):
         self._splitters["split/main"] = central
         self.setCentralWidget(central)
 
-        view_menu = self.menuBar().addMenu("&View")
-        self.nightAction = QAction("&Night mode (red)", self, checkable=True)
+        menu_bar = self.menuBar()
+        assert menu_bar is not None
+        view_menu = menu_bar.addMenu("&View")
+        assert view_menu is not None
+        self.nightAction = QAction("&Night mode (red)", self)
+        self.nightAction.setCheckable(True)
         self.nightAction.setShortcut(QKeySequence("Ctrl+R"))
         self.nightAction.toggled.connect(self.nightCheck.setChecked)
         view_menu.addAction(self.nightAction)
@@ -312,7 +316,10 @@ class MainWindow(QMainWindow):
         serial = self._listing_serial
         worker = create_worker(list_cameras, self.sim_config_path, _start_thread=False,
                                _ignore_errors=True)
-        worker.returned.connect(lambda full, s=serial, w=wanted: self._on_listing(s, full, w))
+        def listed(full: CameraListing) -> None:
+            self._on_listing(serial, full, wanted)
+
+        worker.returned.connect(listed)
         worker.errored.connect(lambda error: self.log(f"note: camera listing failed: {error}"))
         self._listing_worker = worker
         worker.start()
@@ -350,9 +357,14 @@ class MainWindow(QMainWindow):
         serial = self._probe_serial
         worker = create_worker(probe_camera, camera_id, self.sim_config_path,
                                _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(lambda facts, s=serial: self._on_facts(s, facts))
-        worker.errored.connect(lambda error, s=serial, c=camera_id:
-                               self._on_probe_error(s, c, error))
+        def probed(facts: CameraFacts) -> None:
+            self._on_facts(serial, facts)
+
+        def failed(error: BaseException) -> None:
+            self._on_probe_error(serial, camera_id, error)
+
+        worker.returned.connect(probed)
+        worker.errored.connect(failed)
         self._probe_worker = worker
         worker.start()
 
@@ -651,13 +663,14 @@ class MainWindow(QMainWindow):
         folder = self._out_dir or Path(self.outputDirEdit.text()).expanduser()
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
-    def closeEvent(self, event: QCloseEvent) -> None:
+    def closeEvent(self, event: QCloseEvent | None) -> None:
         """Cancel a running session first; close once the camera is released."""
         if self._running:
             self._close_requested = True
             self.cancel()
             self.statusLabel.setText("Cancelling, then closing…")
-            event.ignore()
+            if event is not None:
+                event.ignore()
             return
         self.save_settings()
         super().closeEvent(event)

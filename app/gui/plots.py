@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor
@@ -17,7 +19,7 @@ from app.stats import Frame, Histogram
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 
-class FrameView(pg.GraphicsView):
+class FrameView(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph is untyped
     """The live frame, stretched for the eye; only the newest frame is drawn.
 
     A plain view box with one ImageItem (lighter than ``pg.ImageView``, which also
@@ -37,13 +39,14 @@ class FrameView(pg.GraphicsView):
     @property
     def image(self) -> Frame | None:
         """The frame on display (None before the first)."""
-        return self.imageItem.image
+        image: Frame | None = self.imageItem.image
+        return image
 
     def getImageItem(self) -> pg.ImageItem:
         """The ImageItem that draws the frame."""
         return self.imageItem
 
-    def show_frame(self, frame: Frame, levels: tuple[float, float]) -> None:
+    def show_frame(self, frame: npt.NDArray[Any], levels: tuple[float, float]) -> None:
         """Draw ``frame`` (a reduced preview) between ``levels``."""
         self.imageItem.setImage(frame, autoLevels=False, levels=levels)
         if self._shape != frame.shape:
@@ -197,7 +200,7 @@ class HistogramPlot(QWidget):
             self.clip_line.show()
 
 
-class SearchPlot(pg.PlotWidget):
+class SearchPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped
     """Exposure search: test frames (exposure vs mean), the fitted line and the target."""
 
     def __init__(self, parent: QWidget | None = None) -> None:

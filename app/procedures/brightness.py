@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import math
 
-from app.actions import Procedure, SetBrightness, Shot
-from app.engine import SessionFailure
+from app.actions import Procedure, SessionFailure, SetBrightness, Shot
 from app.events import Notice
 from app.procedures.context import FilterRun
 from app.procedures.search import find_exposure

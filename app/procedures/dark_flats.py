@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.actions import Expose, FrameKind, Procedure, SaveFrame, Shot
-from app.engine import SessionFailure
+from app.actions import Expose, FrameKind, Procedure, SaveFrame, SessionFailure, Shot
 from app.events import Notice, Phase, Progress
 from app.procedures.lighting import darken
 from app.record import DARK_SECTION

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import time
 
-from app.actions import Expose, FrameKind, Procedure, SaveFrame, Shot
+from app.actions import Expose, FrameKind, Procedure, SaveFrame, SessionFailure, Shot
 from app.drift import LevelTracker
-from app.engine import SessionFailure
 from app.events import FlatCaptured, FlatRejected, Phase, Progress
 from app.procedures.context import FilterRun
 from app.procedures.search import check_flicker, find_exposure

@@ -12,9 +12,8 @@ import math
 from dataclasses import replace
 
 from app import defaults
-from app.actions import Expose, Procedure, Shot
+from app.actions import Expose, Procedure, SessionFailure, Shot
 from app.adu import AduScale
-from app.engine import SessionFailure
 from app.events import ExposureSolved, Notice, Phase, Progress, TestFrame
 from app.fits_store import utc_now
 from app.flicker import BANDING_LIMIT, min_flicker_safe_exposure_s, row_banding

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.actions import MoveFilter, Procedure
-from app.engine import SessionFailure
+from app.actions import MoveFilter, Procedure, SessionFailure
 from app.events import Notice
 from app.procedures.brightness import choose_brightness
 from app.procedures.context import FilterRun

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app import doctor
-from app.doctor import Status, check_efw_sdk, check_wheels, run_wheel_checks
+from app.cli import doctor
+from app.cli.doctor import Status, check_efw_sdk, check_wheels, run_wheel_checks
 from drivers import efw_sdk
 from drivers import zwo_sdk as z
 from drivers.efw_sdk import EfwStatus

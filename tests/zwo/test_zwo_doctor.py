@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app import doctor
-from app.doctor import DoctorEnv, Status, check_output, check_udev, check_usbfs, run_checks
+from app.cli import doctor
+from app.cli.doctor import DoctorEnv, Status, check_output, check_udev, check_usbfs, run_checks
 from drivers import zwo_sdk as z
 from drivers.zwo_sdk import SdkError, SdkStatus
 from tests.zwo.fake_sdk import FakeModel, FakeZwoSdk

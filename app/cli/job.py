@@ -52,7 +52,7 @@ def ask_on_terminal(assume_yes: bool) -> Callable[[str, threading.Event], None]:
 
 def run_job_cli(args: argparse.Namespace, settings: FlatSettings, camera_id: str) -> int:
     """Run the job; exit codes as ``autoflats flats``."""
-    from app.cli import print_event  # the one place events are printed
+    from app.cli.main import print_event  # the one place events are printed
 
     filters = _filters(args.filters)
     if filters and not args.wheel:

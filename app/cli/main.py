@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -189,8 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``autoflats`` console script."""
+def main(argv: Sequence[str] | None = None, *,
+         open_gui: Callable[[argparse.Namespace], int] | None = None) -> int:
+    """The command line; ``open_gui`` opens the desktop app (given by app.launcher)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not logging.getLogger().handlers:
         quiet = "--quiet" in args_list
@@ -205,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "flats":
             return _flats(args)
         if args.command == "linearity":
-            from app.linearity_cli import run_linearity
+            from app.cli.linearity import run_linearity
 
             return run_linearity(args, _choose_camera(args))
         if args.command == "gui":
@@ -213,16 +214,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _err("autoflats: error: no display to open the window on (over SSH? use "
                      "'ssh -X', VNC, or 'autoflats flats' in the terminal)")
                 return EXIT_FAILED
-            try:
-                from app.gui.app import run_gui  # Qt only when the window is wanted
-            except ImportError as error:
-                _err(f"autoflats: error: the desktop app cannot start ({error}); install "
-                     "Qt's system libraries (see README) or use 'autoflats flats' in a "
-                     "terminal")
+            if open_gui is None:
+                _err("autoflats: error: the desktop app is started by the 'autoflats' "
+                     "command (app.launcher), not by the command line alone")
                 return EXIT_FAILED
-            return int(run_gui(args))
+            return int(open_gui(args))
         if args.command == "doctor":
-            from app.doctor import run_doctor
+            from app.cli.doctor import run_doctor
 
             return int(run_doctor(args))
         build_parser().print_help(sys.stderr)
@@ -329,7 +327,7 @@ def _flats(args: argparse.Namespace) -> int:
                 raise UsageError(f"the following arguments are required: --{option}")
         settings = _settings_from_args(args)
         if _is_job(args):
-            from app.job_cli import run_job_cli
+            from app.cli.job import run_job_cli
 
             return run_job_cli(args, settings, _choose_camera(args))
     camera_id = _choose_camera(args)
