@@ -24,6 +24,7 @@ from app.procedures.context import FilterRun
 from app.procedures.search import history_key
 from app.procedures.sequence import FilterOutcome, SequencePlan, filter_sequence
 from app.record import SESSION_FILE, SessionRecord
+from app.resume import ResumeState
 from app.rig import Rig
 from app.session import (
     apply_linear_limit,
@@ -72,7 +73,7 @@ class FlatJob:
                  history: ExposureHistory | None = None, camera_id: str | None = None,
                  record_extra: Mapping[str, Any] | None = None,
                  ask_user: Callable[[str, threading.Event], None] | None = None,
-                 writer_queue: int = 2) -> None:
+                 writer_queue: int = 2, resume: ResumeState | None = None) -> None:
         self.rig = rig
         self.job = job
         self.engine = Engine(rig, job.flats.out_dir, cancel=cancel, writer_queue=writer_queue,
@@ -81,6 +82,7 @@ class FlatJob:
         self._history = history
         self._camera_id = camera_id
         self._record_extra = dict(record_extra or {})
+        self._resume = resume
 
     def events(self) -> Iterator[Event]:
         """Run the job; the last event is always SessionFinished."""
@@ -121,9 +123,16 @@ class FlatJob:
                             (flats_total + job.dark_count * max(len(filters), 1))
                             * plan.frame_bytes)
         engine.check_cancel()
-        archive_previous_record(settings.out_dir / SESSION_FILE)
+        resume = self._resume
+        previous = resume.record if resume is not None else None
+        if resume is None or previous is None:
+            archive_previous_record(settings.out_dir / SESSION_FILE)
+        else:
+            engine.files = [settings.out_dir / str(f["file"]) for f in resume.flats]
+            engine.files += [settings.out_dir / str(f["file"])
+                             for f in previous.get("dark_flats") or []]
         configure_camera(cam, plan)
-        extra = record_fields(self._camera_id, cam, settings, plan, None) | {
+        extra = record_fields(self._camera_id, cam, settings, plan, self._resume) | {
             "count": settings.count, "dark_flat_count": job.dark_count,
             "brightness_mode": "auto" if auto else job.brightness,
         }
@@ -135,7 +144,10 @@ class FlatJob:
             settings.out_dir / SESSION_FILE, camera=info.name, gain=plan.gain,
             offset=plan.offset, bit_depth=info.bit_depth, target_native=plan.target_native,
             target_16bit=scale.to_16bit(plan.target_native),
-            extra=extra | self._record_extra, filters=list(filters) if filters else None)
+            extra=extra | self._record_extra, filters=list(filters) if filters else None,
+            previous=previous)
+        for name in filters:
+            record.update_section(name, folder=safe_name_part(name))
         record.save()
         engine.open(record, session_stamp(utc_now()), settings.count)
         for message in pending:
@@ -147,15 +159,23 @@ class FlatJob:
         def filter_run(name: str | None) -> FilterRun:
             flat_settings = replace(settings, filter_name=name if name is not None
                                     else settings.filter_name)
+            done = record.section(name)
             return FilterRun(
                 camera=cam, settings=flat_settings, plan=plan, scale=scale,
                 steering=Steering(plan.target_native, plan.tolerance_native, ceiling,
                                   per_channel=settings.per_channel),
                 record=record, history=self._history,
                 filter_name=flat_settings.filter_name, section=name,
-                subdir=safe_name_part(name) if name is not None else "")
+                subdir=safe_name_part(name) if name is not None else "",
+                done_before=len(done.get("flats") or []),
+                exposure_s=done.get("exposure_s"),
+                first_exposure_s=done.get("exposure_s") or settings.first_exposure_s,
+                brightness=done.get("brightness"))
 
         def remembered_level(name: str | None) -> int | None:
+            level = record.section(name).get("brightness")
+            if isinstance(level, int):
+                return level  # a resumed job starts where it was
             if self._history is None:
                 return None
             entry = self._history.lookup(history_key(filter_run(name)))
@@ -163,7 +183,9 @@ class FlatJob:
 
         sequence = SequencePlan(filters=filters or (None,), brightness=job.brightness,
                                 dark_count=job.dark_count, window_s=window,
-                                open_cover_at_end=job.open_cover_at_end)
+                                open_cover_at_end=job.open_cover_at_end,
+                                darks_done=tuple(float(d["exposure_s"]) for d in
+                                                 (previous or {}).get("dark_flats") or []))
         panel_facts = self.rig.panel.info if self.rig.panel is not None else None
         procedure = filter_sequence(sequence, panel_facts, filter_run, remembered_level)
         outcomes: list[FilterOutcome] = yield from engine.drive(procedure)

@@ -44,37 +44,58 @@ def load_resume(out_dir: Path) -> ResumeState:
         ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise SettingsError(f"cannot read {str(path)!r} ({error}); it cannot be resumed") from None
-    if not isinstance(data, dict) or not isinstance(data.get("flats"), list):
+    if not isinstance(data, dict) or not (isinstance(data.get("flats"), list)
+                                          or isinstance(data.get("filters"), list)):
         raise SettingsError(f"{str(path)!r} is not an autoflats session record")
-    for temp in out_dir.glob(f".*{TEMP_SUFFIX}"):
+    for temp in out_dir.rglob(f".*{TEMP_SUFFIX}"):
         temp.unlink(missing_ok=True)
-    listed = [f for f in data["flats"]
-              if isinstance(f, dict) and (out_dir / str(f.get("file", ""))).is_file()]
-    names = {f["file"] for f in listed}
-    for orphan in sorted(out_dir.glob("flat_*.fits")):
-        if orphan.name not in names:
-            entry = _complete_flat_entry(orphan)
-            if entry is not None:
-                listed.append(entry)
+    listed = (_reconcile(out_dir, "", data["flats"], "flat_*.fits")
+              if isinstance(data.get("flats"), list) else [])
+    if isinstance(data.get("dark_flats"), list):
+        data["dark_flats"] = _reconcile(out_dir, "darkflats", data["dark_flats"],
+                                        "darkflat_*.fits")
+    for entry in data.get("filters") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("flats"), list):
+            folder = str(entry.get("folder") or entry.get("filter", ""))
+            entry["flats"] = _reconcile(out_dir, folder, entry["flats"], "flat_*.fits")
+            listed += entry["flats"]
     exposure = data.get("exposure_s")
     exposure_s = float(exposure) if isinstance(exposure, int | float) and exposure > 0 else None
     return ResumeState(record=data, flats=tuple(listed), exposure_s=exposure_s)
 
 
-def _complete_flat_entry(path: Path) -> dict[str, Any] | None:
-    """The record entry of a complete, readable flat file, else None."""
+def _reconcile(out_dir: Path, subdir: str, entries: list[Any], pattern: str
+               ) -> list[dict[str, Any]]:
+    """The entries whose files exist, plus complete files of ``subdir`` not yet listed."""
+    listed = [f for f in entries
+              if isinstance(f, dict) and (out_dir / str(f.get("file", ""))).is_file()]
+    names = {f["file"] for f in listed}
+    folder = out_dir / subdir if subdir else out_dir
+    if not folder.is_dir():
+        return listed
+    for orphan in sorted(folder.glob(pattern)):
+        name = str(orphan.relative_to(out_dir))
+        if name not in names:
+            entry = _complete_flat_entry(orphan, name)
+            if entry is not None:
+                listed.append(entry)
+    return listed
+
+
+def _complete_flat_entry(path: Path, name: str | None = None) -> dict[str, Any] | None:
+    """The record entry of a complete, readable flat (or dark flat) file, else None."""
     try:
         with fits.open(path, memmap=False) as hdul:
             header = hdul[0].header
             data = hdul[0].data
-            if header.get("IMAGETYP") != "FLAT" or data is None:
+            if header.get("IMAGETYP") not in ("FLAT", "DARK") or data is None:
                 return None
             exposure = float(header["EXPTIME"])
             mean = float(header.get("MEANADU", math.nan))
             bits = int(header.get("BITDEPTH", 16))
     except (OSError, KeyError, ValueError, TypeError):
         return None
-    return {"file": path.name, "exposure_s": exposure, "mean_native": round(mean, 3),
+    return {"file": name or path.name, "exposure_s": exposure, "mean_native": round(mean, 3),
             "mean_16bit": round(mean * 2 ** (16 - bits), 3)}
 
 
@@ -134,7 +155,10 @@ def check_same_camera(record: dict[str, Any], info: CameraInfo) -> None:
 
 def check_resume_count(state: ResumeState, count: int | None) -> None:
     """--count may raise the total of a resumed session, never drop listed flats."""
-    if count is not None and count < len(state.flats):
+    sections = [f for f in state.record.get("filters") or [] if isinstance(f, dict)]
+    done = (max((len(f.get("flats") or []) for f in sections), default=0) if sections
+            else len(state.flats))
+    if count is not None and count < done:
         raise SettingsError(
-            f"{len(state.flats)} flats are already there; --count must be at least "
-            f"{len(state.flats)} (or leave it out)")
+            f"{done} flats are already there; --count must be at least {done} (or leave it "
+            "out)")

@@ -199,3 +199,39 @@ def test_cancel_mid_job_keeps_complete_files(tmp_path: Path) -> None:
     listed = {f["file"] for e in data["filters"] for f in e["flats"]}
     on_disk = {str(p.relative_to(tmp_path / "job")) for p in (tmp_path / "job").rglob("*.fits")}
     assert listed == on_disk and data["status"] == "cancelled"
+
+
+def test_an_interrupted_job_resumes_where_it_stopped(tmp_path: Path) -> None:
+    sim = rig_toml(tmp_path)
+    out = tmp_path / "job"
+    devices = open_devices("sim", panel="sim", wheel="sim", sim_config_path=sim)
+    cancel = threading.Event()
+    saved = 0
+    with devices:
+        runner = FlatJob(Rig(devices.camera, devices.panel, devices.wheel),
+                         JobSettings(FlatSettings(out_dir=out, count=3),
+                                     filters=("L", "R", "G"), brightness="auto",
+                                     dark_count=2),
+                         cancel=cancel, camera_id="sim",
+                         record_extra={"panel": "sim", "wheel": "sim",
+                                       "sim_config": str(sim)})
+        for event in runner.events():
+            if type(event).__name__ == "FlatSaved":
+                saved += 1
+                if saved == 4:  # L done, one flat of R
+                    cancel.set()
+    before = json.loads((out / "session.json").read_text())
+    assert before["status"] == "cancelled"
+    kept = {f["file"] for e in before["filters"] for f in e["flats"]}
+    code, _, err = cli("flats", "--resume", str(out))
+    assert code == EXIT_OK, err
+    data = json.loads((out / "session.json").read_text())
+    assert data["status"] == "completed" and data["resumed"] is True
+    for entry in data["filters"]:
+        assert len(entry["flats"]) == 3 and entry["status"] == "completed"
+    files = {f["file"] for e in data["filters"] for f in e["flats"]}
+    assert kept <= files and len(files) == 9
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("flat_*.fits")}
+    assert on_disk == files
+    exposures = {e["exposure_s"] for e in data["filters"]}
+    assert len(data["dark_flats"]) == 2 * len(exposures)

@@ -12,6 +12,7 @@ from app.adu import AduScale
 from app.events import FinishReason, SessionFinished
 from app.history import ExposureHistory
 from app.job import MAX_FLAT_EXPOSURE_S, FlatJob, JobSettings
+from app.resume import ResumeState, check_same_camera
 from app.rig import Rig
 from app.settings import FlatSettings, SettingsError
 from drivers.devices import open_devices
@@ -50,8 +51,33 @@ def ask_on_terminal(assume_yes: bool) -> Callable[[str, threading.Event], None]:
     return ask
 
 
-def run_job_cli(args: argparse.Namespace, settings: FlatSettings, camera_id: str) -> int:
-    """Run the job; exit codes as ``autoflats flats``."""
+def is_job_record(record: dict[str, object]) -> bool:
+    """Whether a session.json was written by a job (devices, filters or dark flats)."""
+    return any(key in record for key in ("filters", "dark_flat_count", "panel", "wheel"))
+
+
+def resume_job_args(args: argparse.Namespace, record: dict[str, object]) -> None:
+    """Fill the job's options from its record (what the user gives again wins)."""
+    filters = record.get("filters")
+    if args.filters is None and isinstance(filters, list):
+        args.filters = ",".join(str(f.get("filter")) for f in filters if isinstance(f, dict))
+    for option, key in (("panel", "panel"), ("wheel", "wheel")):
+        if getattr(args, option) is None and isinstance(record.get(key), str):
+            setattr(args, option, record[key])
+    mode = record.get("brightness_mode")
+    if args.brightness is None and mode is not None:
+        args.brightness = str(mode)
+    darks = record.get("dark_flat_count")
+    if not args.dark_flats and isinstance(darks, int):
+        args.dark_flats = darks
+    longest = record.get("max_flat_exposure_s")
+    if args.max_flat_exposure is None and isinstance(longest, int | float):
+        args.max_flat_exposure = float(longest)
+
+
+def run_job_cli(args: argparse.Namespace, settings: FlatSettings, camera_id: str,
+                resume: ResumeState | None = None) -> int:
+    """Run the job (or continue it); exit codes as ``autoflats flats``."""
     from app.cli.main import print_event  # the one place events are printed
 
     filters = _filters(args.filters)
@@ -71,11 +97,16 @@ def run_job_cli(args: argparse.Namespace, settings: FlatSettings, camera_id: str
     try:
         with devices:
             history = None if args.no_history else ExposureHistory.default()
-            extra = ({"sim_config": str(args.sim_config.resolve())}
-                     if args.sim_config is not None else {})
+            extra: dict[str, object] = {"panel": args.panel, "wheel": args.wheel,
+                                        "max_flat_exposure_s": job.max_flat_exposure_s}
+            if args.sim_config is not None:
+                extra["sim_config"] = str(args.sim_config.resolve())
+            if resume is not None:
+                check_same_camera(resume.record, devices.camera.info)
             rig = Rig(devices.camera, devices.panel, devices.wheel)
             runner = FlatJob(rig, job, cancel=cancel, history=history, camera_id=camera_id,
-                             record_extra=extra, ask_user=ask_on_terminal(args.yes))
+                             record_extra=extra, ask_user=ask_on_terminal(args.yes),
+                             resume=resume)
             runner.ordered_filters()  # unknown filters: exit code 2 before any exposure
             scale = AduScale(devices.camera.info.bit_depth)
             for event in runner.events():

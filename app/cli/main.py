@@ -321,6 +321,11 @@ def _flats(args: argparse.Namespace) -> int:
                 raise UsageError(f"the session used --sim-config {recorded_sim}, which is "
                                  "gone; give --sim-config again")
             args.sim_config = Path(recorded_sim)
+        from app.cli.job import is_job_record, resume_job_args, run_job_cli
+
+        if is_job_record(resume.record):
+            resume_job_args(args, resume.record)
+            return run_job_cli(args, settings, _choose_camera(args), resume)
     else:
         for option in ("count", "out"):
             if getattr(args, option) is None:

@@ -36,9 +36,13 @@ def distinct_exposures(exposures: Sequence[float]) -> list[float]:
 
 def dark_flats(panel: PanelFacts | None, exposures: Sequence[float], count: int, *,
                bias_native: float | None, flat_level_native: float,
-               min_exposure_s: float) -> Procedure:
-    """Take ``count`` darks at each of ``exposures``; returns how many were saved."""
-    times = distinct_exposures(exposures)
+               min_exposure_s: float, already: Sequence[float] = ()) -> Procedure:
+    """Take ``count`` darks at each of ``exposures`` (less those ``already`` taken at it);
+    returns how many were saved."""
+    def missing(exposure_s: float) -> int:
+        return count - sum(1 for t in already if abs(t - exposure_s) <= 1e-9 * exposure_s)
+
+    times = [t for t in distinct_exposures(exposures) if missing(t) > 0]
     if not times or count <= 0:
         return 0
     yield Notice(f"dark flats: {count} at each of {', '.join(f'{t:.4g} s' for t in times)}")
@@ -46,13 +50,13 @@ def dark_flats(panel: PanelFacts | None, exposures: Sequence[float], count: int,
     if bias_native is None:
         reference: Shot = yield Expose(min_exposure_s)
         bias_native = reference.stats.mean_native
-    index = 0
-    total = count * len(times)
+    index = len(already)
+    total = index + sum(missing(t) for t in times)
     for exposure_s in times:
-        for _ in range(count):
+        for _ in range(missing(exposure_s)):
             yield Progress(Phase.CAPTURING, index, total, 0.0, None)
             shot: Shot = yield Expose(exposure_s)
-            if index == 0:
+            if index == len(already):
                 _check_dark(shot, bias_native, flat_level_native)
             index += 1
             yield SaveFrame(shot, FrameKind.DARK, index, "", DARK_SECTION, SUBDIR)

@@ -34,6 +34,8 @@ class SequencePlan:
     dark_count: int
     window_s: tuple[float, float]
     open_cover_at_end: bool = False
+    #: exposures of the dark flats already on disk (a resumed job)
+    darks_done: tuple[float, ...] = ()
 
 
 @dataclass(slots=True)
@@ -58,6 +60,9 @@ def filter_sequence(plan: SequencePlan, panel: PanelFacts | None,
     min_exposure_s = 0.0
     for name in plan.filters:
         run = filter_run(name)
+        if run.done_before >= run.settings.count and run.exposure_s is not None:
+            outcomes.append(FilterOutcome(name, run.exposure_s, run.brightness))
+            continue  # done before the job was resumed
         run.record.update_section(run.section, status="running")
         if name is not None:
             yield Notice(f"filter {name}")
@@ -92,7 +97,7 @@ def filter_sequence(plan: SequencePlan, panel: PanelFacts | None,
             f"{o.name}: {o.error}" for o in outcomes))
     if plan.dark_count:
         yield from dark_flats(panel, [o.exposure_s for o in done if o.exposure_s],
-                              plan.dark_count, bias_native=bias,
+                              plan.dark_count, already=plan.darks_done, bias_native=bias,
                               flat_level_native=level_native,
                               min_exposure_s=min_exposure_s)
     yield from finish_lighting(panel, plan.open_cover_at_end)
