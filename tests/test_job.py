@@ -235,3 +235,29 @@ def test_an_interrupted_job_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert on_disk == files
     exposures = {e["exposure_s"] for e in data["filters"]}
     assert len(data["dark_flats"]) == 2 * len(exposures)
+
+
+@pytest.mark.parametrize("device", ["panel", "wheel"])
+def test_a_device_unplugged_mid_job_stops_it_and_keeps_every_file(tmp_path: Path,
+                                                                  device: str) -> None:
+    devices = open_devices("sim", panel="sim", wheel="sim", sim_config_path=rig_toml(tmp_path))
+    out = tmp_path / "job"
+    with devices:
+        runner = FlatJob(Rig(devices.camera, devices.panel, devices.wheel),
+                         JobSettings(FlatSettings(out_dir=out, count=2),
+                                     filters=("L", "R", "G"), brightness="auto"))
+        for event in runner.events():
+            if type(event).__name__ == "FlatSaved" and event.index == 2:  # type: ignore[attr-defined]
+                if device == "panel":
+                    devices.panel.faults.disconnected = True  # type: ignore[union-attr]
+                else:
+                    devices.wheel.fault_disconnected = True  # type: ignore[union-attr]
+            last = event
+    assert isinstance(last, SessionFinished) and last.reason is FinishReason.FAILED
+    message = last.message or ""
+    assert ("flip-flat" if device == "panel" else "wheel") in message.lower()
+    data = json.loads((out / "session.json").read_text())
+    assert data["status"] == "failed" and data["error"] == message
+    listed = {f["file"] for e in data["filters"] for f in e["flats"]}
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*.fits")}
+    assert listed == on_disk and len(listed) >= 2
