@@ -1,0 +1,223 @@
+"""The fused per-frame pass compiled with numba: one read of the frame for everything.
+
+Why numba: on the 2-core dev box (61 MP uint16 frame, memcpy = 1.0) this pass
+(per-CFA-site sums, clipped counts at two candidate thresholds, the clip sample's
+pile-up counts, the display histogram and the shot-noise differences) costs about
+0.9-1.1x memcpy, plus 0.25x for the clip sample's maximum (a read of every third
+row). The best blocked-numpy version of the sums and counts alone costs 2.3-2.9x,
+before its histogram and shot-noise passes. Loops compiled with ``nogil=True`` also
+release the GIL, so the GUI thread keeps running while a frame is analysed.
+
+Compilation takes ~1-2 s; ``cache=True`` keeps the machine code on disk (next to
+this file, or in numba's per-user cache when that folder is read-only), so later
+processes load it in a fraction of a second. :mod:`app.stats_fused` compiles in a
+background thread and uses its numpy path until the kernels are ready: the first
+frame on a fresh machine is never a multi-second stall.
+
+Importing this module raises ImportError when numba is missing or broken; callers
+fall back to numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numba
+import numpy as np
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _jit(function: _F) -> _F:
+    """Compile ``function`` without the GIL, cached on disk."""
+    return cast(_F, numba.njit(cache=True, nogil=True)(function))
+
+
+@_jit
+def sample_top_raw(frame: Any) -> int:  # pragma: no cover - compiled
+    """max(frame[::3, ::3]): the clip threshold's sample maximum."""
+    height, width = frame.shape
+    top = 0
+    for y in range(0, height, 3):
+        row = frame[y]
+        for x in range(0, width, 3):
+            value = row[x]
+            if value > top:
+                top = value
+    return top
+
+
+@_jit
+def fused_pass(  # pragma: no cover - compiled
+    frame: Any, clip_adc_raw: int, clip_pile_raw: int, pile_low_raw: int, pile_high_raw: int,
+    count_pile: bool, hist_period: int, hist_sites: int, hist_shift: int,
+    noise_period: int, noise_sites: int, noise_shift: int, noise_offset: int,
+    site_sums: Any, site_clipped_adc: Any, site_clipped_pile: Any, pile_counts: Any,
+    hist_counts: Any, noise_counts: Any,
+) -> None:
+    """One pass over ``frame``; adds into the output arrays (zeroed by the caller).
+
+    site_sums[dy, dx] (uint64), site_clipped_adc / site_clipped_pile[dy, dx]: pixels
+    >= clip_adc_raw / >= clip_pile_raw, per CFA site (row parity dy, column parity
+    dx). When ``count_pile``: pile_counts[0] = clip-sample pixels (frame[::3, ::3])
+    >= pile_high_raw, pile_counts[1] = those >= pile_low_raw. hist_period > 0:
+    hist_counts[dy, dx, lane, v >> hist_shift] (4 lanes) over rows and columns whose index modulo
+    hist_period is below hist_sites. noise_period > 0: noise_counts[plane, d +
+    noise_offset] for d = (v[x + lag] >> s) - (v[x] >> s) on rows whose index modulo
+    noise_period is below noise_sites; lag = noise_sites; plane = 2 x row parity +
+    column parity for colour (noise_sites 2), 0 for mono.
+    """
+    height = frame.shape[0]
+    for y in range(height):
+        row = frame[y]
+        dy = y & 1
+        if count_pile and y % 3 == 0:
+            totals = _sample_row(row, clip_adc_raw, clip_pile_raw, pile_low_raw,
+                                 pile_high_raw, pile_counts)
+        else:
+            totals = _plain_row(row, clip_adc_raw, clip_pile_raw)
+        site_sums[dy, 0] += totals[0]
+        site_sums[dy, 1] += totals[1]
+        site_clipped_adc[dy, 0] += totals[2]
+        site_clipped_adc[dy, 1] += totals[3]
+        site_clipped_pile[dy, 0] += totals[4]
+        site_clipped_pile[dy, 1] += totals[5]
+        # The sub-samples below re-read this row from cache, not from memory.
+        if hist_period > 0 and y % hist_period < hist_sites:
+            for start in range(hist_sites):
+                _histogram_row(row, start, hist_period, hist_shift, hist_counts[dy, start])
+        if noise_period > 0 and y % noise_period < noise_sites:
+            if noise_sites == 1:
+                _differences_lag1(row, noise_shift, noise_offset, noise_counts[0])
+            else:
+                _differences_lag2(row, noise_shift, noise_offset, noise_counts[2 * dy],
+                                  noise_counts[2 * dy + 1])
+
+
+@_jit
+def _plain_row(row: Any, clip_adc_raw: int, clip_pile_raw: int) -> Any:  # pragma: no cover
+    """(even sum, odd sum, even/odd >= adc clip, even/odd >= pile clip); vectorised."""
+    width = row.shape[0]
+    sum0 = np.uint64(0)
+    sum1 = np.uint64(0)
+    adc0 = 0
+    adc1 = 0
+    pile0 = 0
+    pile1 = 0
+    for i in range(width // 2):
+        even = row[2 * i]
+        odd = row[2 * i + 1]
+        sum0 += even
+        sum1 += odd
+        adc0 += even >= clip_adc_raw
+        adc1 += odd >= clip_adc_raw
+        pile0 += even >= clip_pile_raw
+        pile1 += odd >= clip_pile_raw
+    if width & 1:
+        last = row[width - 1]
+        sum0 += last
+        adc0 += last >= clip_adc_raw
+        pile0 += last >= clip_pile_raw
+    return sum0, sum1, adc0, adc1, pile0, pile1
+
+
+@_jit
+def _sample_row(row: Any, clip_adc_raw: int, clip_pile_raw: int, pile_low_raw: int,
+                pile_high_raw: int, pile_counts: Any) -> Any:  # pragma: no cover
+    """As _plain_row, also counting the clip sample (every third pixel) near the top.
+
+    Six pixels per step (two of them in the sample) keep the loop vectorised: the
+    sample counts come at no measurable cost, where a separate stride-3 loop took
+    ~0.25x memcpy.
+    """
+    width = row.shape[0]
+    sum0 = np.uint64(0)
+    sum1 = np.uint64(0)
+    adc0 = 0
+    adc1 = 0
+    pile0 = 0
+    pile1 = 0
+    near = 0
+    at_least_low = 0
+    sixes = width // 6
+    for i in range(sixes):
+        p0 = row[6 * i]
+        p1 = row[6 * i + 1]
+        p2 = row[6 * i + 2]
+        p3 = row[6 * i + 3]
+        p4 = row[6 * i + 4]
+        p5 = row[6 * i + 5]
+        sum0 += np.uint64(p0) + np.uint64(p2) + np.uint64(p4)
+        sum1 += np.uint64(p1) + np.uint64(p3) + np.uint64(p5)
+        adc0 += (p0 >= clip_adc_raw) + (p2 >= clip_adc_raw) + (p4 >= clip_adc_raw)
+        adc1 += (p1 >= clip_adc_raw) + (p3 >= clip_adc_raw) + (p5 >= clip_adc_raw)
+        pile0 += (p0 >= clip_pile_raw) + (p2 >= clip_pile_raw) + (p4 >= clip_pile_raw)
+        pile1 += (p1 >= clip_pile_raw) + (p3 >= clip_pile_raw) + (p5 >= clip_pile_raw)
+        near += (p0 >= pile_high_raw) + (p3 >= pile_high_raw)
+        at_least_low += (p0 >= pile_low_raw) + (p3 >= pile_low_raw)
+    for x in range(6 * sixes, width):
+        value = row[x]
+        if x & 1:
+            sum1 += value
+            adc1 += value >= clip_adc_raw
+            pile1 += value >= clip_pile_raw
+        else:
+            sum0 += value
+            adc0 += value >= clip_adc_raw
+            pile0 += value >= clip_pile_raw
+        if x % 3 == 0:
+            near += value >= pile_high_raw
+            at_least_low += value >= pile_low_raw
+    pile_counts[0] += near
+    pile_counts[1] += at_least_low
+    return sum0, sum1, adc0, adc1, pile0, pile1
+
+
+@_jit
+def _histogram_row(row: Any, start: int, period: int, shift: int,
+                   counts: Any) -> None:  # pragma: no cover
+    """counts[lane, row[x] >> shift] += 1 for x = start, start + period, ...
+
+    Four lanes (summed by the caller) break the chain of increments to one bin:
+    a flat frame's pixels mostly land in the same few bins.
+    """
+    x = start
+    stop = row.shape[0]
+    while x + 3 * period < stop:
+        counts[0, row[x] >> shift] += 1
+        counts[1, row[x + period] >> shift] += 1
+        counts[2, row[x + 2 * period] >> shift] += 1
+        counts[3, row[x + 3 * period] >> shift] += 1
+        x += 4 * period
+    while x < stop:
+        counts[0, row[x] >> shift] += 1
+        x += period
+
+
+@_jit
+def _differences_lag1(row: Any, shift: int, offset: int, counts: Any) -> None:  # pragma: no cover
+    for x in range(row.shape[0] - 1):
+        counts[np.int64(row[x + 1] >> shift) - np.int64(row[x] >> shift) + offset] += 1
+
+
+@_jit
+def _differences_lag2(row: Any, shift: int, offset: int, even_counts: Any,
+                      odd_counts: Any) -> None:  # pragma: no cover
+    width = row.shape[0]
+    for x in range(0, width - 2, 2):
+        even_counts[np.int64(row[x + 2] >> shift) - np.int64(row[x] >> shift) + offset] += 1
+    for x in range(1, width - 2, 2):
+        odd_counts[np.int64(row[x + 2] >> shift) - np.int64(row[x] >> shift) + offset] += 1
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) both kernels for C-contiguous uint16 frames."""
+    frame = np.zeros((4, 6), dtype=np.uint16)
+    sample_top_raw(frame)
+    fused_pass(
+        frame, 1, 1, 0, 1, True, 2, 2, 8, 2, 2, 0, 65535,
+        np.zeros((2, 2), np.uint64), np.zeros((2, 2), np.int64), np.zeros((2, 2), np.int64),
+        np.zeros(2, np.int64), np.zeros((2, 2, 4, 256), np.int64),
+        np.zeros((4, 131071), np.int64),
+    )
