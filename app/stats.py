@@ -98,8 +98,9 @@ def analyse_frame(frame: Frame, scale: AduScale, bayer: str | None = None,
     """Statistics, display histogram and shot-noise estimate in one pass.
 
     Equal to :func:`frame_stats`, :func:`histogram` (default step) and
-    :func:`shot_noise_signal_native` (default rows; skipped when
-    ``e_per_adu_native`` is None or 0) called one after the other.
+    :func:`shot_noise_signal_native` (default rows) called one after the other. The
+    shot-noise estimate is None without ``e_per_adu_native`` (None or 0) and on a
+    frame too small for one pair of neighbours per colour plane.
     """
     height, width = frame.shape if frame.ndim == 2 else (0, 0)
     sites = 1 if bayer is None else 2
@@ -117,7 +118,7 @@ def analyse_frame(frame: Frame, scale: AduScale, bayer: str | None = None,
     else:
         hist = _histogram_of(totals.hist_counts, bayer)
     signal: float | None = None
-    if e_per_adu_native:
+    if e_per_adu_native and width >= 2 * sites and height >= sites:  # else: no pairs
         if totals.noise_counts is None:
             signal = shot_noise_signal_native(frame, scale, e_per_adu_native, bayer)
         else:

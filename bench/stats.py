@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from app.adu import AduScale
 from app.stats import analyse_frame, frame_stats, warm_up
@@ -35,7 +36,7 @@ E_PER_ADU_NATIVE = 3.1
 
 
 def synthetic_flat(width: int, height: int, bit_depth: int = 14, seed: int = 1
-                   ) -> np.ndarray:  # type: ignore[type-arg]
+                   ) -> npt.NDArray[np.uint16]:
     """A 50 % flat: vignetted, shot noise, a few saturated pixels, MSB-aligned."""
     rng = np.random.default_rng(seed)
     scale = AduScale(bit_depth)
