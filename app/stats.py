@@ -26,7 +26,7 @@ from app.stats_fused import Backend, FrameTotals, SubSamples, frame_totals, numb
 
 __all__ = [
     "HISTOGRAM_BINS", "HISTOGRAM_SAMPLE", "PILE_UP_FRACTION", "SHOT_NOISE_SAMPLES",
-    "FrameAnalysis", "FrameStats", "Histogram", "analyse_frame", "clip_threshold_raw",
+    "Frame", "FrameAnalysis", "FrameStats", "Histogram", "analyse_frame", "clip_threshold_raw",
     "frame_stats", "histogram", "preview", "shot_noise_signal_native", "warm_up",
 ]
 
@@ -84,6 +84,7 @@ class FrameAnalysis:
     stats: FrameStats
     histogram: Histogram
     #: the shot-noise signal estimate (native ADU above bias); None without e-/ADU
+    #: or on a frame too small for it
     shot_noise_signal_native: float | None
 
 
