@@ -1,16 +1,21 @@
-"""The fused per-frame pass compiled with numba: one read of the frame for everything.
+"""The fused per-frame pass compiled with numba: one read of the frame (+ every third row).
 
-Why numba: on the 2-core dev box (61 MP uint16 frame, memcpy = 1.0) this pass
-(per-CFA-site sums, clipped counts at two candidate thresholds, the clip sample's
-pile-up counts, the display histogram and the shot-noise differences) costs about
-0.9-1.1x memcpy, plus 0.25x for the clip sample's maximum (a read of every third
-row). The best blocked-numpy version of the sums and counts alone costs 2.3-2.9x,
-before its histogram and shot-noise passes. Loops compiled with ``nogil=True`` also
-release the GIL, so the GUI thread keeps running while a frame is analysed.
+Why numba: measured with ``python -m bench.stats`` on the 2-core dev box (61 MP
+uint16 frame, ratio to a memcpy of the same frame, load average 0.7): the whole
+per-frame analysis (sums, clipped counts, clip sample, histogram, shot-noise
+differences) costs 1.20x (mono) and 1.33x (colour) with these kernels, 2.85x and
+3.41x with the best numpy version (row blocks that stay in L2, in
+:mod:`app.stats_fused`), and 3.17x and 4.95x as the separate numpy calls it
+replaces. Of the 1.2x, 0.3x is the clip sample's maximum (a read of every third
+row, needed before the clipped pixels can be counted) and ~0.9x the single pass.
+Loops compiled with ``nogil=True`` also release the GIL, so the GUI thread keeps
+running while a frame is analysed. The price: numba + llvmlite on disk (about
+210 MB installed here, most of it llvmlite's shared library) and compilation.
 
-Compilation takes ~1-2 s; ``cache=True`` keeps the machine code on disk (next to
-this file, or in numba's per-user cache when that folder is read-only), so later
-processes load it in a fraction of a second. :mod:`app.stats_fused` compiles in a
+Compilation takes 6-9 s on this box; ``cache=True`` keeps the machine code on disk
+(next to this file, or in ~/.cache/numba when the package folder is read-only, as
+checked with a read-only copy run by an unprivileged user), so later processes load
+it in 0.1-2 s, in the background. :mod:`app.stats_fused` compiles in a
 background thread and uses its numpy path until the kernels are ready: the first
 frame on a fresh machine is never a multi-second stall.
 
