@@ -160,7 +160,8 @@ def _numba_totals(kernels: ModuleType, frame: Frame, scale: AduScale,
     hist = np.zeros((2, 2, 4, 65536 >> sub.hist_shift) if sub.hist_period else (1, 1, 1, 1),
                     np.int64)
     noise_offset = 65535 >> sub.noise_shift
-    noise = np.zeros((4, 2 * noise_offset + 1) if sub.noise_period else (1, 1), np.int64)
+    planes = sub.noise_sites * sub.noise_sites
+    noise = np.zeros((planes, 2 * noise_offset + 1) if sub.noise_period else (1, 1), np.int64)
     kernels.fused_pass(
         frame, int(plan.adc_clip_raw), int(pile_raw), int(plan.pile_low_raw),
         int(plan.pile_high_raw), count_pile, int(sub.hist_period), int(sub.hist_sites),
