@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from app import stats_reference as reference
@@ -79,8 +79,8 @@ def frames(draw: st.DrawFn) -> tuple[Frame, AduScale, str | None]:
     scale = AduScale(bits)
     bayer = draw(st.sampled_from(BAYERS))
     smallest = 1 if bayer is None else 2  # the reference divides by zero below 2 x 2
-    height = draw(st.integers(smallest, 40))
-    width = draw(st.integers(smallest, 40))
+    height = draw(st.integers(smallest, 64))
+    width = draw(st.integers(smallest, 64))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     full = scale.full_scale_native
@@ -91,7 +91,10 @@ def frames(draw: st.DrawFn) -> tuple[Frame, AduScale, str | None]:
         pile = int(draw(st.floats(0.3, 0.99)) * full)
         share = draw(st.floats(0.0, 1.0))
         native[rng.random((height, width)) < share] = pile
-    if draw(st.booleans()):  # saturated (ADC top, or one step below) pixels
+        if draw(st.booleans()):  # the pile sits on top of a noise tail
+            native = np.maximum(native, rng.normal(pile * 0.97, 0.01 * full, native.shape)
+                                .clip(0, pile).astype(np.int64))
+    if draw(st.integers(0, 3)) == 0:  # saturated (ADC top, or one step below) pixels
         share = draw(st.floats(0.0, 0.5))
         hit = rng.random((height, width)) < share
         native[hit] = full - rng.integers(0, 2, size=int(hit.sum()))
@@ -112,7 +115,10 @@ def _compiled() -> None:
 def test_fused_equals_separate_passes(case: tuple[Frame, AduScale, str | None],
                                       backend: str, e_per_adu: float) -> None:
     frame, scale, bayer = case
-    assert_same_analysis(frame, scale, bayer, e_per_adu, backend)
+    result = assert_same_analysis(frame, scale, bayer, e_per_adu, backend)
+    full_well = result.stats.clip_level_native < scale.full_scale_native - 1
+    event("clip at a full-well pile-up" if full_well else "clip at the ADC's top code")
+    event("some pixels clipped" if result.stats.clipped_fraction else "nothing clipped")
     assert_same_stats(frame_stats(frame, scale, bayer), reference.frame_stats(frame, scale, bayer))
     assert clip_threshold_raw(frame, scale) == reference.clip_threshold_raw(frame, scale)
 
