@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from types import ModuleType
@@ -162,8 +163,10 @@ def _numba_totals(kernels: ModuleType, frame: Frame, scale: AduScale,
     noise_offset = 65535 >> sub.noise_shift
     planes = sub.noise_sites * sub.noise_sites
     noise = np.zeros((planes, 2 * noise_offset + 1) if sub.noise_period else (1, 1), np.int64)
+    words = (frame.view(np.uint64) if frame.shape[1] % 4 == 0 and sys.byteorder == "little"
+             else np.zeros((0, 0), np.uint64))
     kernels.fused_pass(
-        frame, int(plan.adc_clip_raw), int(pile_raw), int(plan.pile_low_raw),
+        frame, words, int(plan.adc_clip_raw), int(pile_raw), int(plan.pile_low_raw),
         int(plan.pile_high_raw), count_pile, int(sub.hist_period), int(sub.hist_sites),
         int(sub.hist_shift), int(sub.noise_period), int(sub.noise_sites),
         int(sub.noise_shift), int(noise_offset),

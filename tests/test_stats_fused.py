@@ -137,11 +137,12 @@ def test_large_frame_equals_separate_passes(backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_full_well_pile_up_is_found_as_before(backend: str) -> None:
+@pytest.mark.parametrize("width", [396, 400, 404, 401])  # SWAR rows with 0/4/8 tail pixels
+def test_full_well_pile_up_is_found_as_before(backend: str, width: int) -> None:
     """Pixels piling up at a full well below the ADC's top count as clipped."""
     scale = AduScale(16)
     rng = np.random.default_rng(3)
-    frame = rng.normal(30000, 400, size=(300, 400)).clip(0, 65535).astype(np.uint16)
+    frame = rng.normal(30000, 400, size=(300, width)).clip(0, 65535).astype(np.uint16)
     frame[:, :100] = 52000  # a quarter of the frame saturates at the full well
     result = assert_same_analysis(frame, scale, "RGGB", 0.8, backend)
     assert result.stats.clip_level_native < scale.full_scale_native
@@ -236,3 +237,16 @@ def test_works_without_numba() -> None:
                           env=env, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_very_wide_rows_and_extreme_values(backend: str) -> None:
+    """Rows longer than 65536 words (the SWAR lanes' chunk) and pixels at 0 and 65535."""
+    scale = AduScale(16)
+    rng = np.random.default_rng(13)
+    frame = rng.integers(0, 65536, size=(4, 4 * 65536 + 8), dtype=np.uint16)
+    frame[:, ::7] = 65535
+    frame[:, 1::11] = 0
+    frame[:, 2::13] = 65534
+    for bayer in (None, "GRBG"):
+        assert_same_analysis(frame, scale, bayer, 1.0, backend)
