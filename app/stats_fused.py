@@ -7,14 +7,16 @@ and the shot-noise estimate's sub-samples — comes from :func:`frame_totals`.
 Why two back ends (``python -m bench.stats``, 61 MP uint16 frame on the 2-core dev
 box, ratio to a memcpy of the same frame): the numba pass (:mod:`app.stats_numba`)
 reads the frame once plus every third row for the clip sample's maximum, histogram
-and shot-noise differences included: 1.20x mono, 1.33x colour. The numpy path below
-sums and counts row blocks that stay in L2 (uint16 rows added into uint32 block
-accumulators, one comparison per block) after a separate clip-sample pass, and
-leaves the histogram and noise estimate to their own passes: 2.85x and 3.41x (the
-separate calls it replaces: 3.17x and 4.95x). So numpy is the fallback: numba
-missing or failing, frames that are not plain C-contiguous writable arrays (each
-would need its own compilation), and the first frames on a fresh machine while the
-kernels compile in a background thread (6-9 s; a session never waits for it).
+and shot-noise differences included: 0.97x mono, 1.11x colour at load ~1 (1.2-1.46x
+at load ~2). The numpy path below sums and counts row blocks that stay in L2
+(uint16 rows added into uint32 block accumulators, one comparison per block) after
+a separate clip-sample pass, and leaves the histogram and noise estimate to their
+own passes: 3.0-4.4x mono, 3.9-5.1x colour (the separate calls it replaces: 3.1-4.7x
+and 5.4-7.0x). So numpy is the fallback: numba missing or failing
+(``AUTOFLATS_NO_NUMBA=1`` forces it), frames that are not plain C-contiguous
+writable arrays (each would need its own compilation), and the first frames on a
+fresh machine while the kernels compile in a background thread (6-9 s; a session
+never waits for it).
 """
 
 from __future__ import annotations

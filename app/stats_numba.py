@@ -1,16 +1,18 @@
 """The fused per-frame pass compiled with numba: one read of the frame (+ every third row).
 
 Why numba: measured with ``python -m bench.stats`` on the 2-core dev box (61 MP
-uint16 frame, ratio to a memcpy of the same frame, load average 0.7): the whole
-per-frame analysis (sums, clipped counts, clip sample, histogram, shot-noise
-differences) costs 1.20x (mono) and 1.33x (colour) with these kernels, 2.85x and
-3.41x with the best numpy version (row blocks that stay in L2, in
-:mod:`app.stats_fused`), and 3.17x and 4.95x as the separate numpy calls it
-replaces. Of the 1.2x, 0.3x is the clip sample's maximum (a read of every third
-row, needed before the clipped pixels can be counted) and ~0.9x the single pass.
-Loops compiled with ``nogil=True`` also release the GIL, so the GUI thread keeps
-running while a frame is analysed. The price: numba + llvmlite on disk (about
-210 MB installed here, most of it llvmlite's shared library) and compilation.
+uint16 frame, ratio to a memcpy of the same frame, median of 9 interleaved rounds):
+the whole per-frame analysis (sums, clipped counts, clip sample, histogram,
+shot-noise differences) costs 0.97x (mono) and 1.11x (colour) with these kernels
+at load average ~1, 1.2-1.35x and 1.3-1.46x at load ~2; the best numpy version (row
+blocks that stay in L2, in :mod:`app.stats_fused`) 3.0-4.4x and 3.9-5.1x, the
+separate numpy calls it replaces 3.1-4.7x and 5.4-7.0x. Of the ~1x, ~0.27x is the
+clip sample's maximum (a read of every third row, needed before the clipped pixels
+can be counted), ~0.55x the single pass (SWAR: four pixels per uint64 word), the
+rest the histogram and noise sub-samples. Loops compiled with ``nogil=True`` also
+release the GIL, so the GUI thread keeps running while a frame is analysed. The
+price: numba + llvmlite on disk (about 210 MB installed here, most of it
+llvmlite's shared library) and compilation.
 
 Compilation takes 6-9 s on this box; ``cache=True`` keeps the machine code on disk
 (next to this file, or in ~/.cache/numba when the package folder is read-only, as
