@@ -106,7 +106,8 @@ def frame_totals(frame: Frame, scale: AduScale, subsamples: SubSamples | None = 
         kernels = numba_kernels(wait=backend == "numba")
     if kernels is None:
         if backend == "numba":
-            raise RuntimeError("the numba kernels are not available")
+            raise RuntimeError("the numba kernels are not available (numba missing, or "
+                               "the frame is not a C-contiguous writable array)")
         return _numpy_totals(frame, scale)
     return _numba_totals(kernels, frame, scale, subsamples or SubSamples())
 
@@ -165,8 +166,9 @@ def _numba_totals(kernels: ModuleType, frame: Frame, scale: AduScale,
     noise_offset = 65535 >> sub.noise_shift
     planes = sub.noise_sites * sub.noise_sites
     noise = np.zeros((planes, 2 * noise_offset + 1) if sub.noise_period else (1, 1), np.int64)
-    words = (frame.view(np.uint64) if frame.shape[1] % 4 == 0 and sys.byteorder == "little"
-             else np.zeros((0, 0), np.uint64))
+    swar = (frame.shape[1] % 4 == 0 and frame.ctypes.data % 8 == 0
+            and sys.byteorder == "little")
+    words = frame.view(np.uint64) if swar else np.zeros((0, 0), np.uint64)
     kernels.fused_pass(
         frame, words, int(plan.adc_clip_raw), int(pile_raw), int(plan.pile_low_raw),
         int(plan.pile_high_raw), count_pile, int(sub.hist_period), int(sub.hist_sites),

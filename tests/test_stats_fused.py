@@ -250,3 +250,14 @@ def test_very_wide_rows_and_extreme_values(backend: str) -> None:
     frame[:, 2::13] = 65534
     for bayer in (None, "GRBG"):
         assert_same_analysis(frame, scale, bayer, 1.0, backend)
+
+
+def test_frame_not_word_aligned() -> None:
+    """A frame starting mid-word (width a multiple of 4) skips the uint64 view."""
+    scale = AduScale(16)
+    rng = np.random.default_rng(17)
+    buffer = rng.integers(0, 65536, size=40 * 64 + 1, dtype=np.uint16)
+    frame = buffer[1:].reshape(40, 64)
+    assert frame.flags.c_contiguous and frame.ctypes.data % 8
+    for backend in BACKENDS:
+        assert_same_analysis(frame, scale, "BGGR", 1.0, backend)
