@@ -36,6 +36,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The four benchmarks, each also alone as python -m bench.stats / .convergence /
+# .capture / .gui_stall (--json, --size WxH). ARGS=--quick: small sizes; ARGS=--json.
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
