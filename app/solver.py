@@ -56,6 +56,8 @@ MAX_OVERSHOOT = 1.4
 #: read noise does
 SHOT_SIGNAL_MIN = 0.001
 SHOT_SIGNAL_MAX = 0.08
+#: a prediction must lie this factor inside the bracket's ends to be tried
+BRACKET_MARGIN = 1.001
 #: two linear frames must differ by this share of full scale to fit bias and rate
 MIN_SPREAD = 0.0005
 
@@ -331,6 +333,10 @@ class ExposureSolver:
         best = _solve_signal(raw - read_term / 2, prnu_k / 2)
         return SignalEstimate(min(max(best, low), high), low, high)
 
+    def bracket(self) -> tuple[float | None, float | None]:
+        """(longest exposure below target, shortest exposure above it), None when unknown."""
+        return self._bracket()
+
     def _bracket(self) -> tuple[float | None, float | None]:
         """(longest exposure below target, shortest exposure above it)."""
         cfg = self.config
@@ -412,7 +418,10 @@ class ExposureSolver:
             if not (predicted > 0 and math.isfinite(predicted)):
                 continue
             predicted = min(max(predicted, last / MAX_STEP), last * MAX_STEP)
-            inside = (low is None or predicted > low) and (high is None or predicted < high)
+            # Strictly inside the bracket: a camera that rounds exposures to a grid can
+            # apply a hair more (or less) than asked, which must not repeat a frame.
+            inside = ((low is None or predicted > low * BRACKET_MARGIN)
+                      and (high is None or predicted < high / BRACKET_MARGIN))
             if inside:
                 return self._clamp(predicted), why
         if low is not None and high is not None:

@@ -13,6 +13,7 @@ session. Two counts per run:
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import tempfile
@@ -59,12 +60,33 @@ class Scenario:
     vignetting: float = 0.3
     channel_ratio: tuple[float, float, float] = (0.6, 1.0, 0.75)
     seed: int = 1
+    #: the harsh effects of real sensors (see the simulator's keys)
+    exposure_step_s: float = 0.0
+    exposure_offset_s: float = 0.0
+    flux_jitter: float = 0.0
+    nonlinearity: float = 0.0
+    linear_limit: float = 1.0
+    reported_e_per_adu_factor: float = 1.0
 
     def label(self) -> str:
         """A short name for tables."""
         kind = "C" if self.colour else "M"
+        harsh = ""
+        if self.exposure_step_s:
+            harsh += " grid"
+        if self.exposure_offset_s:
+            harsh += " offset"
+        if self.flux_jitter:
+            harsh += f" jitter{self.flux_jitter:.0%}"
+        if self.nonlinearity:
+            harsh += " nonlin"
+        if self.reported_e_per_adu_factor != 1:
+            harsh += f" e/ADU×{self.reported_e_per_adu_factor:g}"
+        if self.colour and self.channel_ratio != (0.6, 1.0, 0.75):
+            harsh += " R>G" if self.channel_ratio[0] > 1 else " B>G" if (
+                self.channel_ratio[2] > 1) else ""
         return (f"{_fmt_s(self.t_star_s):>7} {self.bit_depth}b {kind} "
-                f"bias {self.bias_fraction:4.0%}")
+                f"bias {self.bias_fraction:4.0%}{harsh}")
 
 
 @dataclass(slots=True)
@@ -107,6 +129,10 @@ def make_camera(sc: Scenario, width: int = 512, height: int = 384) -> SimulatedC
         bias_adu=sc.bias_fraction * full_scale, read_noise_e=sc.read_noise_e,
         prnu=sc.prnu, vignetting=sc.vignetting, channel_ratio=sc.channel_ratio,
         seed=sc.seed, time_scale=0.0, gain_default=gain, flux_e_s=1000.0,
+        pattern_seed=7919 + sc.seed, exposure_step_s=sc.exposure_step_s,
+        exposure_offset_s=sc.exposure_offset_s, flux_jitter=sc.flux_jitter,
+        nonlinearity=sc.nonlinearity, linear_limit=sc.linear_limit,
+        reported_e_per_adu_factor=sc.reported_e_per_adu_factor,
     )
     probe = SimulatedCamera(base)
     probe.open()
@@ -164,8 +190,19 @@ def run_autoflats(sc: Scenario, width: int = 512, height: int = 384,
                 exposures.append(event.exposure_s)
             elif isinstance(event, SessionFinished):
                 verdict = event.reason.value if accepted is None else "accept"
+        record = json.loads((Path(tmp) / "session.json").read_text(encoding="utf-8"))
     run = _judge(camera, sc, method, exposures, accepted, verdict)
     camera.close()
+    aim = record.get("aim") or {}
+    channel = aim.get("channel")
+    if channel is not None and accepted is not None and record.get("flats"):
+        # A colour search that aimed its brightest channel (to keep it linear) is judged
+        # on that channel, as it was taken: its own target, not the whole-frame one.
+        scale = AduScale(sc.bit_depth)
+        measured = scale.to_native(record["flats"][0]["channels_16bit"][channel])
+        target = float(aim["target_native"])
+        run.error_fraction = abs(measured - target) / target
+        run.verdict = f"accept (aimed {channel})"
     return run
 
 
@@ -310,6 +347,41 @@ def fixed_grid() -> list[Scenario]:
             for bias in (0.0, 0.01, 0.05, 0.1)
         )
     ]
+
+
+#: the harsh effects the harsh grid cycles through (with a scenario-fixed choice each)
+_STEPS_S = (0.0, 20e-6, 0.0, 1e-4)
+_OFFSETS_S = (0.0, 0.0, 15e-6, 0.0, 200e-6)
+_JITTERS = (0.0, 0.01, 0.0, 0.02, 0.0)
+_RESPONSES = ((0.0, 1.0), (0.0, 1.0), (0.05, 0.7), (0.1, 0.6))
+_FACTORS = (1.0, 0.5, 1.0, 2.0, 1.0, 3.0)
+_PANELS = ((0.6, 1.0, 0.75), (1.6, 1.0, 0.5), (0.5, 1.0, 1.6), (2.5, 1.0, 0.6))
+
+
+def harsh_grid() -> list[Scenario]:
+    """The fixed grid with the harsh effects real sensors have, drawn per scenario.
+
+    Exposure grids (20 us line times, 100 us steps), hidden exposure offsets, a light
+    that wobbles 1-2 % from frame to frame, soft saturation that leaves the 1 % band
+    at 60-70 % of full scale, a reported e-/ADU that is half, twice or three times the
+    true one, and for colour sensors red- and blue-dominant panels. Each effect cycles
+    with its own period, so the grid holds every combination often.
+    """
+    harsh = []
+    for i, sc in enumerate(fixed_grid()):
+        nonlinearity, limit = _RESPONSES[i % len(_RESPONSES)]
+        harsh.append(replace(
+            sc,
+            exposure_step_s=_STEPS_S[i % len(_STEPS_S)],
+            # an overhead a tenth of the needed exposure at most: larger, the target
+            # could not be reached at all (the shortest exposure would be too bright)
+            exposure_offset_s=min(_OFFSETS_S[i % len(_OFFSETS_S)], 0.1 * sc.t_star_s),
+            flux_jitter=_JITTERS[i % len(_JITTERS)],
+            nonlinearity=nonlinearity, linear_limit=limit,
+            reported_e_per_adu_factor=_FACTORS[i % len(_FACTORS)],
+            channel_ratio=_PANELS[(i // 2) % len(_PANELS)] if sc.colour else sc.channel_ratio,
+        ))
+    return harsh
 
 
 def random_grid(count: int = 120, seed: int = 20240607) -> list[Scenario]:

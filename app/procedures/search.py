@@ -59,6 +59,7 @@ def find_exposure(run: FilterRun) -> Procedure:
     taken: list[tuple[float, FrameStats, float | None]] = []  # (applied s, stats, shot)
     exposure_s = cam.clamp_exposure(solver.first_exposure())
     tests = 0
+    bisected = False
     while True:
         yield Progress(Phase.FINDING_EXPOSURE, tests, settings.max_test_frames, 0.0, None)
         shot: Shot = yield Expose(exposure_s, shot_signal=True)
@@ -93,8 +94,17 @@ def find_exposure(run: FilterRun) -> Procedure:
                 yield from _accept(run, solver, shot, tests, key, bias_hint)
                 return shot
             if step.verdict is Verdict.NEXT and repeated:
-                step = Step(Verdict.GAVE_UP, shot.exposure_s,
-                            _quantised_message(taken, steering, run.scale))
+                # The camera rounded the request onto an exposure already taken. Once,
+                # bisect the bracket (the prediction may just sit too close to one end);
+                # if that lands on a known exposure too, the grid skips the target.
+                low, high = solver.bracket()
+                if low is not None and high is not None and not bisected:
+                    bisected = True
+                    step = Step(Verdict.NEXT, math.sqrt(low * high),
+                                "the camera rounded the exposure: bisecting the bracket")
+                else:
+                    step = Step(Verdict.GAVE_UP, shot.exposure_s,
+                                _quantised_message(exposure_s, taken, steering, run.scale))
         tests += 1
         run.record.add_test_exposure(shot.exposure_s, stats.mean_native, stats.mean_16bit,
                                      section=run.section,
@@ -195,22 +205,16 @@ def _observe(solver: ExposureSolver, steering: Steering, exposure_s: float,
     return solver.observe(exposure_s, level.mean_native, level.clipped_fraction, shot_signal)
 
 
-def _quantised_message(taken: list[tuple[float, FrameStats, float | None]],
+def _quantised_message(requested_s: float, taken: list[tuple[float, FrameStats, float | None]],
                        steering: Steering, scale: AduScale) -> str:
     """Why the search stops when the camera's exposure grid skips the target."""
     aim = steering.aim
-    levels = [(t, Steering.level_of(stats, aim).mean_native) for t, stats, _ in taken]
-    below = [p for p in levels if p[1] < aim.target_native]
-    above = [p for p in levels if p[1] > aim.target_native]
+    applied_s, stats, _ = taken[-1]
     full = scale.full_scale_native
-    if below and above:
-        low = max(below, key=lambda p: p[0])
-        high = min(above, key=lambda p: p[0])
-        return (f"the camera's exposures step from {low[0]:.6g} s ({low[1] / full:.1%} of full "
-                f"scale) to {high[0]:.6g} s ({high[1] / full:.1%}), a step of "
-                f"{high[0] - low[0]:.3g} s that skips the target "
-                f"{aim.target_native / full:.1%} ± {aim.tolerance_native / full:.1%}; dim the "
-                "panel so flats take longer, or widen --tolerance")
-    return ("the camera applied the same exposure again for a different request (its "
-            "exposures are quantised); dim the panel so flats take longer, or widen "
-            "--tolerance")
+    level = Steering.level_of(stats, aim).mean_native
+    return (f"the camera's exposures are quantised and skip the target: asked for "
+            f"{requested_s:.6g} s, it applied {applied_s:.6g} s again ({level / full:.1%} of "
+            f"full scale; the target is {aim.target_native / full:.1%} ± "
+            f"{aim.tolerance_native / full:.1%}), its step there being at least "
+            f"{2 * abs(requested_s - applied_s):.3g} s; dim the panel so flats take longer, "
+            "or widen --tolerance")
