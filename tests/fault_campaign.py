@@ -36,6 +36,7 @@ from app.events import Event, FinishReason, FlatSaved, Notice, SessionFinished
 from app.session import FlatSession
 from app.settings import FlatSettings
 from drivers.simulator import SimConfig, SimFaults, SimulatedCamera
+from tests.rig_campaign import RIG_SCENARIOS, run_rig_scenario
 
 BASE = SimConfig(width=256, height=192, time_scale=0.0, dust_count=2)
 WALL_LIMIT_S = 60.0
@@ -376,6 +377,23 @@ def main() -> int:
         for outcome in outcomes:
             for violation in outcome.violations:
                 print(f"  seed run: {violation}")
+    rig_rows = []
+    for rig in RIG_SCENARIOS:
+        rig_outcomes = []
+        for seed in range(args.runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                rig_outcomes.append(run_rig_scenario(rig, Path(tmp), seed))
+        rig_survived = sum(not o.violations for o in rig_outcomes)
+        rig_lost = sum(1 for o in rig_outcomes for v in o.violations
+                       if "lists" in v or "unreadable" in v or "incomplete" in v)
+        total_lost += rig_lost
+        rig_rows.append((rig, args.runs, rig_survived, rig_lost, rig_outcomes))
+        print(f"{rig.name}: {rig_survived}/{args.runs} survived, {rig_lost} files lost",
+              flush=True)
+        for rig_outcome in rig_outcomes:
+            for violation in rig_outcome.violations:
+                print(f"  seed run: {violation}")
+    rows += rig_rows
     kills = []
     for i in range(min(args.runs, 10)):
         with tempfile.TemporaryDirectory() as tmp:
@@ -401,7 +419,9 @@ def write_report(path: Path, rows: list[Any], runs: int, kills: list[KillTrial])
         "message, every FITS file in the folder is complete and readable, session.json "
         "lists exactly those files, nothing is written outside the folder, the camera is "
         "left idle and the run ends within 60 s. *Files lost* counts flats that were "
-        "captured and acknowledged but are missing, unreadable, unlisted or overwritten.",
+        "captured and acknowledged but are missing, unreadable, unlisted or overwritten. "
+        "The rig rows run the whole job (Flip-Flat panel, filter wheel, filters L, R, Ha, "
+        "dark flats) with the panel or the wheel failing.",
         "",
         "| fault | expected | status | runs | survived | files lost | worst wall time |",
         "|---|---|---|---|---|---|---|",

@@ -17,6 +17,7 @@ from app.session import FlatSession
 from app.settings import FlatSettings
 from drivers.simulator import SimFaults, SimulatedCamera
 from tests.fault_campaign import BASE, SCENARIOS, check_folder, kill_trial, run_scenario
+from tests.rig_campaign import RIG_SCENARIOS, RigScenario, run_rig_scenario
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
@@ -72,3 +73,9 @@ def test_kill_9_leaves_complete_files_and_resume_finishes(tmp_path: Path,
                                                           delay_s: float) -> None:
     trial = kill_trial(tmp_path, delay_s)
     assert trial.violations == [], trial
+
+
+@pytest.mark.parametrize("scenario", RIG_SCENARIOS, ids=[s.name for s in RIG_SCENARIOS])
+def test_rig_fault_is_survived(scenario: RigScenario, tmp_path: Path) -> None:
+    outcome = run_rig_scenario(scenario, tmp_path)
+    assert not outcome.violations, outcome.violations
