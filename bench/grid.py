@@ -102,6 +102,8 @@ class Run:
     error_fraction: float | None  # |true mean at the exposure - target| / target
     exposures: list[float] = field(default_factory=list)
     verdict: str = ""
+    #: whether the target can be reached at all (see :func:`reachable`)
+    reachable: bool = True
 
     @property
     def test_frames(self) -> int:
@@ -356,6 +358,29 @@ _JITTERS = (0.0, 0.01, 0.0, 0.02, 0.0)
 _RESPONSES = ((0.0, 1.0), (0.0, 1.0), (0.05, 0.7), (0.1, 0.6))
 _FACTORS = (1.0, 0.5, 1.0, 2.0, 1.0, 3.0)
 _PANELS = ((0.6, 1.0, 0.75), (1.6, 1.0, 0.5), (0.5, 1.0, 1.6), (2.5, 1.0, 0.6))
+
+
+def reachable(sc: Scenario, width: int = 64, height: int = 48) -> bool:
+    """Whether any exposure the camera can apply puts the true mean within tolerance.
+
+    An exposure grid can skip the target (both neighbouring steps miss it), and a
+    hidden offset can make even the shortest exposure too bright: then stopping with
+    the reason is the right answer. Judged on the simulator's truth.
+    """
+    camera = make_camera(sc, width, height)
+    try:
+        target = target_native(sc.bit_depth)
+        t_star = true_t_star(camera, target)
+        low_s = camera.config.min_exposure_s
+        step = sc.exposure_step_s
+        candidates = [max(t_star, low_s)]
+        if step:
+            below = low_s + step * math.floor(max(t_star - low_s, 0.0) / step)
+            candidates = [below, below + step]
+        return any(abs(camera.true_mean_native(t) - target) <= TOLERANCE * target
+                   for t in candidates)
+    finally:
+        camera.close()
 
 
 def harsh_grid() -> list[Scenario]:
