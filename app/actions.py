@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any
 
 from app.events import Event
-from app.stats import Frame, FrameStats
+from app.stats import Frame, FrameStats, Histogram, histogram
 
 
 class SessionFailure(Exception):
@@ -55,6 +55,12 @@ class Shot:
     exposure_s: float
     start_utc: datetime
     shot_signal_native: float | None = None
+    #: the display histogram, from the same pass as the statistics
+    histogram: Histogram | None = None
+
+    def display_histogram(self, bayer: str | None) -> Histogram:
+        """The display histogram (computed now if the engine did not)."""
+        return self.histogram if self.histogram is not None else histogram(self.frame, bayer)
 
 
 @dataclass(frozen=True, slots=True)

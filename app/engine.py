@@ -49,7 +49,7 @@ from app.fits_store import FlatMeta, flat_filename, flat_header, utc_now
 from app.record import SessionRecord, channels_entry
 from app.rig import Rig
 from app.settings import SettingsError
-from app.stats import Frame, frame_stats, shot_noise_signal_native
+from app.stats import Frame, analyse_frame
 from app.writer import FitsWriter, WriteJob
 from drivers.errors import DeviceError, ExposureAbortedError
 
@@ -202,15 +202,15 @@ class Engine:
             taken = camera.capture(action.exposure_s, cancel=self.cancel, out=frame)
             frame = taken.frame
             info = camera.info
-            scale = AduScale(info.bit_depth)
-            stats = frame_stats(frame, scale, info.bayer_pattern)
-            e_per_adu = camera.reported_e_per_adu()
-            signal = (shot_noise_signal_native(frame, scale, e_per_adu, info.bayer_pattern)
-                      if action.shot_signal and e_per_adu else None)
+            # Everything a frame needs, in one pass over it (app.stats.analyse_frame).
+            analysis = analyse_frame(frame, AduScale(info.bit_depth), info.bayer_pattern,
+                                     camera.reported_e_per_adu() if action.shot_signal
+                                     else None)
         except BaseException:
             self._pool.release(frame)
             raise
-        self._live = Shot(frame, stats, taken.exposure_s, start_utc, signal)
+        self._live = Shot(frame, analysis.stats, taken.exposure_s, start_utc,
+                          analysis.shot_noise_signal_native, analysis.histogram)
         self._saved_live = False
         return self._live
 

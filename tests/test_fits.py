@@ -76,3 +76,25 @@ def test_no_overwrite_on_filesystems_without_hard_links(tmp_path: Path,
     written = write_flat(tmp_path, "a.fits", frame, flat_header(INFO, META))
     assert written.name == "a_1.fits" and (tmp_path / "a.fits").read_bytes() == b"precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.fits", "a_1.fits"]
+
+
+def test_streamed_fits_has_astropys_bytes_and_reads_back_exactly(tmp_path: Path) -> None:
+    import io
+
+    import numpy as np
+
+    from app.fits_store import fits_bytes
+
+    rng = np.random.default_rng(4)
+    frame = rng.integers(0, 65536, (601, 333)).astype(np.uint16)  # > one chunk of rows
+    frame[0, 0], frame[-1, -1] = 0, 65535
+    ours = fits_bytes(frame, flat_header(INFO, META))
+    theirs = io.BytesIO()
+    fits.PrimaryHDU(data=frame, header=flat_header(INFO, META)).writeto(theirs)
+    data_bytes = frame.size * 2 + (-frame.size * 2) % 2880
+    assert ours[-data_bytes:] == theirs.getvalue()[-data_bytes:]
+    assert len(ours) % 2880 == 0
+    with fits.open(io.BytesIO(ours)) as hdul:
+        hdul.verify("exception")
+        assert hdul[0].header["BZERO"] == 32768 and hdul[0].header["IMAGETYP"] == "FLAT"
+        assert np.array_equal(hdul[0].data, frame)

@@ -16,7 +16,7 @@ from app.procedures.context import FilterRun
 from app.procedures.search import check_flicker, find_exposure
 from app.record import channels_entry
 from app.solver import SATURATED_FRACTION
-from app.stats import histogram, preview
+from app.stats import preview
 from app.steering import Aim, Level, Steering
 
 
@@ -39,7 +39,7 @@ def capture_flats(run: FilterRun, shot: Shot) -> Procedure:
     while True:
         captured += 1
         yield FlatCaptured(captured, settings.count, exposure_s, shot.stats,
-                           histogram(shot.frame, bayer), preview(shot.frame, bayer))
+                           shot.display_histogram(bayer), preview(shot.frame, bayer))
         yield SaveFrame(shot, FrameKind.FLAT, captured, run.filter_name, run.section,
                         run.subdir)
         if captured >= settings.count:

@@ -21,7 +21,7 @@ from app.history import HistoryEntry, HistoryKey, sensor_key
 from app.procedures.context import FilterRun
 from app.record import channels_entry
 from app.solver import ExposureSolver, LinearFit, SolverConfig, Step, Verdict
-from app.stats import FrameStats, histogram, preview
+from app.stats import FrameStats, preview
 from app.steering import Aim, Steering
 
 _WEAK_ADVICE = {
@@ -158,7 +158,7 @@ def _accept(run: FilterRun, solver: ExposureSolver, shot: Shot, tests: int, key:
 def _test_event(run: FilterRun, index: int, shot: Shot, next_s: float | None, reason: str,
                 fit: LinearFit | None) -> TestFrame:
     bayer = run.camera.info.bayer_pattern
-    return TestFrame(index, shot.exposure_s, shot.stats, histogram(shot.frame, bayer),
+    return TestFrame(index, shot.exposure_s, shot.stats, shot.display_histogram(bayer),
                      preview(shot.frame, bayer), next_s, reason,
                      fit.bias_native if fit else None,
                      fit.rate_native_per_s if fit else None)
