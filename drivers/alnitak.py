@@ -124,6 +124,7 @@ class AlnitakPanel(LightPanel):
         self.variant: Variant = variant
         self.product_id: int | None = None
         self.firmware: str | None = None
+        self._last_product_id = 0
         what = "the SnapCap" if variant == "snapcap" else "the Alnitak panel"
         self._line = SerialLine(port, BAUDRATE, what)
         self._product: AlnitakProduct | None = SNAPCAP if variant == "snapcap" else None
@@ -161,8 +162,8 @@ class AlnitakPanel(LightPanel):
                 continue
             payload = parse_reply(reply, letter, snapcap=snapcap)
             if payload is not None:
-                if not snapcap and letter == "P":
-                    self.product_id = int(reply[2:4])
+                if not snapcap:
+                    self._last_product_id = int(reply[2:4])
                 return payload
             garbled = reply
             log.warning("%s: garbled answer %r to %s (try %d of %d)", self.port, reply, text,
@@ -178,6 +179,12 @@ class AlnitakPanel(LightPanel):
             f"tries; check that {self.port} is an Alnitak-compatible panel"
         )
 
+    def _ping(self) -> int:
+        """The product id from ``>P``."""
+        self.command("P")
+        self.product_id = self._last_product_id
+        return self.product_id
+
     def _status(self) -> tuple[bool, bool, str]:
         """(motor running, light on, cover code) from ``>S``."""
         payload = self.command("S")
@@ -188,9 +195,7 @@ class AlnitakPanel(LightPanel):
         self._line.open(drop_rts=True, settle_s=self.settle_s, clock=self.clock)
         try:
             if self.variant == "alnitak":
-                self.command("P")
-                assert self.product_id is not None
-                self._product = product_for(self.product_id)
+                self._product = product_for(self._ping())
             try:
                 self.firmware = self.command("V")
             except (PanelTimeoutError, PanelProtocolError) as error:

@@ -121,12 +121,7 @@ class PegasusFlatMaster(LightPanel):
     def _do_open(self) -> None:
         self._line.open(drop_rts=False, settle_s=self.settle_s, clock=self.clock)
         try:
-            reply = self.command("#", "OK_FM")
-            if reply != "OK_FM":
-                raise PanelProtocolError(
-                    f"the device on {self.port} answered {reply!r} to '#'; check that it is "
-                    "a Pegasus FlatMaster"
-                )
+            self.command("#", "OK_FM")
             try:
                 self.firmware = self.command("V", "V:")[2:]
             except (PanelTimeoutError, PanelProtocolError) as error:
