@@ -148,6 +148,10 @@ class AlnitakPanel(LightPanel):
     # -- protocol ----------------------------------------------------------------
     def command(self, letter: str, argument: str | None = None) -> str:
         """Send one command, return the reply's 3-character payload (with retries)."""
+        with self._lock:
+            return self._command(letter, argument)
+
+    def _command(self, letter: str, argument: str | None) -> str:
         text = f">{letter}{argument if argument is not None else self.command_filler * 3}"
         data = (text + "\r").encode("ascii")
         snapcap = self.variant == "snapcap"

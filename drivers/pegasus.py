@@ -81,6 +81,10 @@ class PegasusFlatMaster(LightPanel):
     # -- protocol ----------------------------------------------------------------
     def command(self, text: str, expect: str) -> str:
         """Send ``text``; return the reply line, which must start with ``expect``."""
+        with self._lock:
+            return self._command(text, expect)
+
+    def _command(self, text: str, expect: str) -> str:
         data = (text + "\n").encode("ascii")
         garbled: str | None = None
         for attempt in range(1, self.tries + 1):
