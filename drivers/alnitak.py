@@ -124,6 +124,7 @@ class AlnitakPanel(LightPanel):
         self.variant: Variant = variant
         self.product_id: int | None = None
         self.firmware: str | None = None
+        self._last_product_id = 0
         what = "the SnapCap" if variant == "snapcap" else "the Alnitak panel"
         self._line = SerialLine(port, BAUDRATE, what)
         self._product: AlnitakProduct | None = SNAPCAP if variant == "snapcap" else None
@@ -147,6 +148,10 @@ class AlnitakPanel(LightPanel):
     # -- protocol ----------------------------------------------------------------
     def command(self, letter: str, argument: str | None = None) -> str:
         """Send one command, return the reply's 3-character payload (with retries)."""
+        with self._lock:
+            return self._command(letter, argument)
+
+    def _command(self, letter: str, argument: str | None) -> str:
         text = f">{letter}{argument if argument is not None else self.command_filler * 3}"
         data = (text + "\r").encode("ascii")
         snapcap = self.variant == "snapcap"
@@ -161,8 +166,8 @@ class AlnitakPanel(LightPanel):
                 continue
             payload = parse_reply(reply, letter, snapcap=snapcap)
             if payload is not None:
-                if not snapcap and letter == "P":
-                    self.product_id = int(reply[2:4])
+                if not snapcap:
+                    self._last_product_id = int(reply[2:4])
                 return payload
             garbled = reply
             log.warning("%s: garbled answer %r to %s (try %d of %d)", self.port, reply, text,
@@ -178,6 +183,12 @@ class AlnitakPanel(LightPanel):
             f"tries; check that {self.port} is an Alnitak-compatible panel"
         )
 
+    def _ping(self) -> int:
+        """The product id from ``>P``."""
+        self.command("P")
+        self.product_id = self._last_product_id
+        return self.product_id
+
     def _status(self) -> tuple[bool, bool, str]:
         """(motor running, light on, cover code) from ``>S``."""
         payload = self.command("S")
@@ -188,9 +199,7 @@ class AlnitakPanel(LightPanel):
         self._line.open(drop_rts=True, settle_s=self.settle_s, clock=self.clock)
         try:
             if self.variant == "alnitak":
-                self.command("P")
-                assert self.product_id is not None
-                self._product = product_for(self.product_id)
+                self._product = product_for(self._ping())
             try:
                 self.firmware = self.command("V")
             except (PanelTimeoutError, PanelProtocolError) as error:

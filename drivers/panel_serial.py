@@ -28,6 +28,8 @@ except ImportError:  # pragma: no cover - Windows
 log = logging.getLogger(__name__)
 #: a reply longer than this without a terminator is noise
 MAX_LINE_BYTES = 256
+#: one blocking read waits at most this long, so the reply deadline is kept
+READ_SLICE_S = 0.05
 
 
 class SerialLine:
@@ -48,7 +50,7 @@ class SerialLine:
         port.parity = serial.PARITY_NONE
         port.stopbits = serial.STOPBITS_ONE
         port.xonxoff = port.rtscts = port.dsrdtr = False
-        port.timeout = 0.1
+        port.timeout = READ_SLICE_S  # set once: pyserial reconfigures the port on each change
         port.write_timeout = 2.0
         if drop_rts:
             port.rts = False  # applied on open; pyserial ignores it on ports without lines
@@ -95,7 +97,7 @@ class SerialLine:
             raise self._gone(error) from error
 
     def read_line(self, timeout_s: float) -> str | None:
-        """One reply line without its terminator, or None after ``timeout_s`` of wall time.
+        """One reply line without its terminator; None when nothing came in ``timeout_s``.
 
         Serial timeouts are real time, whatever clock the driver runs on.
         """
@@ -104,10 +106,8 @@ class SerialLine:
         line = bytearray()
         try:
             while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                port.timeout = min(remaining, 0.1)
+                if time.monotonic() >= deadline:  # a partial line is garbled, not silence
+                    return line.decode("ascii", errors="replace") if line else None
                 chunk = bytes(port.read(1))
                 if not chunk:
                     continue

@@ -81,6 +81,10 @@ class PegasusFlatMaster(LightPanel):
     # -- protocol ----------------------------------------------------------------
     def command(self, text: str, expect: str) -> str:
         """Send ``text``; return the reply line, which must start with ``expect``."""
+        with self._lock:
+            return self._command(text, expect)
+
+    def _command(self, text: str, expect: str) -> str:
         data = (text + "\n").encode("ascii")
         garbled: str | None = None
         for attempt in range(1, self.tries + 1):
@@ -121,12 +125,7 @@ class PegasusFlatMaster(LightPanel):
     def _do_open(self) -> None:
         self._line.open(drop_rts=False, settle_s=self.settle_s, clock=self.clock)
         try:
-            reply = self.command("#", "OK_FM")
-            if reply != "OK_FM":
-                raise PanelProtocolError(
-                    f"the device on {self.port} answered {reply!r} to '#'; check that it is "
-                    "a Pegasus FlatMaster"
-                )
+            self.command("#", "OK_FM")
             try:
                 self.firmware = self.command("V", "V:")[2:]
             except (PanelTimeoutError, PanelProtocolError) as error:

@@ -36,6 +36,8 @@ class PtyLineServer(ABC):
         self.port: str = os.ttyname(self._slave)
         #: every command line received, raw, without its terminator
         self.received: list[bytes] = []
+        #: every byte received, terminators included
+        self.received_bytes = bytearray()
         #: faults: ignore commands; garble the next n replies
         self.no_answer = False
         self.garble_replies = 0
@@ -58,6 +60,11 @@ class PtyLineServer(ABC):
         if self._started:
             self._thread.join(timeout=5.0)
         self._close_fds()
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the serving thread is alive."""
+        return self._thread.is_alive()
 
     def __enter__(self) -> PtyLineServer:
         self.start()
@@ -107,6 +114,7 @@ class PtyLineServer(ABC):
             if not data:
                 return
             pending += data
+            self.received_bytes += data
             while True:
                 cut = [i for i in (pending.find(bytes([s])) for s in self._separators)
                        if i >= 0]

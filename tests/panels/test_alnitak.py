@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +36,20 @@ def test_open_pings_reads_product_firmware_and_state(alnitak: Build,
     assert info.has_cover and info.has_light and info.lights_only_when_closed
     assert (info.brightness_min, info.brightness_max) == (0, 255)
     assert clock.monotonic() >= 2.0  # the Arduino-reset settle wait, on the driver's clock
+
+
+def test_commands_are_six_bytes_ending_in_cr(alnitak: Build) -> None:
+    srv, panel = alnitak()
+    with panel:
+        panel.set_brightness(9)
+    assert srv.received_bytes == b">P000\r>V000\r>S000\r>J000\r>B009\r"
+
+
+def test_open_twice_connects_once(alnitak: Build) -> None:
+    srv, panel = alnitak()
+    panel.open()
+    panel.open()
+    assert srv.received.count(b">P000") == 1
 
 
 def test_open_reads_the_panel_state_it_finds(alnitak: Build) -> None:
@@ -79,6 +95,25 @@ def test_brightness_round_trip(alnitak: Build) -> None:
         with pytest.raises(PanelValueError, match=r"use 0\.\.255"):
             panel.set_brightness(256)
         assert len(srv.received) == sent  # refused before anything is sent
+
+
+class _CoarseBrightness(AlnitakPtyServer):
+    """A panel that applies brightness in steps of 10 (and says so in its reply)."""
+
+    def handle(self, line: bytes) -> bytes | None:
+        if line.startswith(b">B"):
+            line = b">B%03d" % (int(line[2:]) // 10 * 10)
+        return super().handle(line)
+
+
+def test_brightness_returns_what_the_panel_applied(clock: SimulatedClock,
+                                                   cleanup: Callable[[Any], Any]) -> None:
+    srv = cleanup(_CoarseBrightness(clock=clock))
+    srv.start()
+    panel = cleanup(AlnitakPanel(srv.port, clock=clock, timeout_s=2.0))
+    panel.open()
+    assert panel.set_brightness(128) == 120
+    assert panel.brightness == 120
 
 
 def test_light_on_off_and_the_flux_follows(alnitak: Build) -> None:
@@ -187,6 +222,21 @@ def test_silent_port_fails_to_open_and_releases_it(alnitak: Build) -> None:
         panel.open()
     assert not panel.is_open
     assert srv.received == [b">P000", b">P000"]
+    assert _fds_open_on(srv.port) == 0  # the port was released
+
+
+def _fds_open_on(path: str) -> int:
+    """How many of this process's file descriptors are open on ``path`` (Linux)."""
+    fd_dir = Path("/proc/self/fd")
+    if not fd_dir.is_dir():
+        pytest.skip("needs /proc to count open ports")
+    count = 0
+    for fd in fd_dir.iterdir():
+        try:
+            count += os.readlink(fd) == path
+        except OSError:
+            pass
+    return count - 1  # the simulator's own slave end
 
 
 def test_one_garbled_reply_is_retried(alnitak: Build) -> None:
@@ -247,6 +297,12 @@ def test_motor_timeout_reported_by_the_panel_fails_early(alnitak: Build,
         with pytest.raises(PanelTimeoutError, match="motor timed out"):
             panel.open_cover(timeout_s=30.0)
         assert clock.monotonic() - start < 10.0
+
+
+def test_server_stops_its_thread(clock: SimulatedClock) -> None:
+    with AlnitakPtyServer(clock=clock) as srv:
+        assert srv.is_running
+    assert not srv.is_running
 
 
 def test_cover_calls_on_a_panel_without_cover(alnitak: Build) -> None:

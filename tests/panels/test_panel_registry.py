@@ -71,12 +71,12 @@ def test_autodetect_the_one_matching_port(ports: list[Any]) -> None:
 
 
 def test_autodetect_none_lists_the_ports(ports: list[Any]) -> None:
-    ports.append(_port("/dev/ttyACM0", 0x2341, 0x0043, "Arduino Uno"))
+    ports += [_port("/dev/ttyS0"), _port("/dev/ttyACM0", 0x2341, 0x0043, "Arduino Uno")]
     with pytest.raises(PanelValueError) as error:
         open_panel("alnitak")
     message = _one_line(error)
     assert "no USB serial port with id 0403:6001" in message
-    assert "/dev/ttyACM0 (2341:0043, Arduino Uno)" in message
+    assert "ports present: /dev/ttyS0 (no USB id); /dev/ttyACM0 (2341:0043, Arduino Uno)" in message
     assert "alnitak:/dev/ttyUSB0" in message
 
 

@@ -25,7 +25,7 @@ def test_open_checks_identity_and_sets_a_known_state(pegasus: Build) -> None:
     srv, panel = pegasus()
     srv.panel.light_on()  # whatever the panel was doing before
     with panel:
-        assert srv.received == [b"#", b"V", b"E:0", b"L:220"]
+        assert srv.received_bytes == b"#\nV\nE:0\nL:220\n"
         assert panel.firmware == "1.3"
         assert panel.brightness == 0 and not panel.light_is_on
         assert not srv.panel.light_is_on
