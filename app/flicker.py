@@ -12,6 +12,8 @@ from app.stats import Frame
 BANDING_LIMIT = 0.01
 #: frames with less signal than this share of full scale are not judged
 MIN_SIGNAL_SHARE = 0.01
+#: columns per half-row read to measure banding
+COLUMNS_PER_HALF = 512
 #: banding considered harmless when choosing a minimum safe exposure
 BANDING_SAFE = 0.003
 
@@ -32,7 +34,12 @@ def row_banding(frame: Frame, bayer: str | None = None, bias_native: float = 0.0
         return 0.0
     residuals = []
     level = 0.0
-    for part in (frame[:, :half], frame[:, half : 2 * half]):
+    # Bands are whole rows: a few hundred columns per half measure a row's mean far
+    # better than the 1 % that counts (a 61 MP frame: a tenth of the pixels read).
+    step = max(1, half // COLUMNS_PER_HALF)
+    if bayer is not None:
+        step += step % 2  # stay on the same CFA columns
+    for part in (frame[:, :half:step], frame[:, half : 2 * half : step]):
         rows = part.mean(axis=1, dtype=np.float64)
         if bayer is not None:
             rows = rows[: rows.size // 2 * 2].reshape(-1, 2).mean(axis=1)

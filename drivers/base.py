@@ -415,7 +415,8 @@ class Camera(ABC):
                     f"{self.info.name} did not finish a {actual_s:.6g} s exposure "
                     f"within {actual_s + margin_s:.3g} s"
                 )
-            # Sleep towards the expected end in short steps so cancel stays quick.
+            # Sleep towards the end of the exposure in short steps so cancel stays
+            # quick; during the readout, poll at the driver's rate.
             expected_end = started + actual_s
             step = self.poll_interval_s
             if now < expected_end:

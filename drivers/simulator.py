@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -95,6 +96,9 @@ class SimLight(Protocol):
 class SimulatedCamera(Camera):
     """A camera made of arithmetic, with the ZWO SDK's behaviour and timing."""
 
+    #: the frame is ready at the end of the simulated readout: poll fast then
+    poll_interval_s = 0.005
+
     def __init__(
         self,
         config: SimConfig | None = None,
@@ -134,6 +138,9 @@ class SimulatedCamera(Camera):
         self._exposure: _Exposure | None = None
         self._job: _RenderJob | None = None
         self._spare: Frame | None = None
+        #: wall seconds reads spent waiting for renders still running after the
+        #: simulated readout (the host CPU being slower than a real camera's readout)
+        self.render_wait_s = 0.0
         self._disconnected = False
         self._cooler_on = False
         self._set_point_c: float | None = None
@@ -272,15 +279,22 @@ class SimulatedCamera(Camera):
             self._retire_job()
             job = self._start_render(exposure, self._base_flux_e_s())
         self._job = None
-        job.join()
-        if job.error is not None:
+        waited = time.perf_counter()
+        try:
+            job.join()
+            if job.error is not None:
+                self._spare = job.buffer
+                raise job.error
+            if out is None:
+                return job.buffer  # the caller owns it; the next render takes a new one
+            np.copyto(out, job.buffer)  # the simulated USB transfer
             self._spare = job.buffer
-            raise job.error
-        if out is None:
-            return job.buffer  # the caller owns it; the next render takes a new one
-        np.copyto(out, job.buffer)
-        self._spare = job.buffer
-        return out
+            return out
+        finally:
+            # A real camera's frame is in the caller's buffer at the end of its
+            # readout; a render still running then, and the copy, are the simulator's
+            # own (host CPU) cost, kept apart.
+            self.render_wait_s += time.perf_counter() - waited
 
     def _do_abort_exposure(self) -> None:
         if self._exposure is not None:

@@ -34,14 +34,14 @@ def test_bench_convergence_json(capsys: pytest.CaptureFixture[str]) -> None:
     result = _json_of(convergence.main, ["--size", "32x24", "--limit", "1"], capsys)
     assert set(result) == {"ours", "nina", "ekos"}
     for row in result.values():
-        assert set(row) == {"median", "worst", "success"}
+        assert {"median", "worst", "success"} <= set(row)  # pinned; more may follow
         assert 0.0 <= row["success"] <= 1.0
 
 
 def test_bench_capture_json(capsys: pytest.CaptureFixture[str]) -> None:
     result = _json_of(capture.main, ["--size", "32x24", "--flats", "2", "--memory-flats", "0",
                                      "--exposure", "0.01"], capsys)
-    assert set(result) == {"overhead_ratio", "peak_rss_frames"}
+    assert {"overhead_ratio", "peak_rss_frames"} <= set(result)  # pinned; more may follow
 
 
 @pytest.mark.gui
