@@ -10,7 +10,6 @@ cable pulled (:meth:`unplug`), and a cover that never arrives
 
 from __future__ import annotations
 
-from drivers.alnitak import FILLERS, PRODUCTS
 from drivers.clock import Clock
 from drivers.panel import CoverState
 from drivers.panel_sim import SimPanelConfig, SimulatedPanel
@@ -22,6 +21,15 @@ _ALNITAK_COVER_CODES = {CoverState.CLOSED: "1", CoverState.OPEN: "2",
 _SNAPCAP_COVER_CODES = {CoverState.OPEN: "1", CoverState.CLOSED: "2",
                         CoverState.TIMED_OUT: "3"}
 
+
+#: the device's own facts, kept apart from the driver's so a mistake in one shows up
+#: as a failing byte-for-byte test: the fillers real firmware sends, and per product id
+#: (has cover, has light): 10/15/19 Flat-Man XL/L/plain, 98 Flip-Mask, 99 Flip-Flat
+DEVICE_FILLERS = ("O", "0")
+DEVICE_KINDS: dict[int, tuple[bool, bool]] = {
+    10: (False, True), 15: (False, True), 19: (False, True), 98: (True, False),
+    99: (True, True),
+}
 
 class AlnitakPtyServer(PtyLineServer):
     """A simulated Alnitak device; its serial port is :attr:`port`."""
@@ -36,14 +44,14 @@ class AlnitakPtyServer(PtyLineServer):
         panel: SimulatedPanel | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if filler not in FILLERS:
+        if filler not in DEVICE_FILLERS:
             raise ValueError(f"filler {filler!r}: use 'O' or '0'")
         if not snapcap and not 0 <= product_id <= 99:
             raise ValueError(f"product_id {product_id}: use two digits")
         super().__init__(name=f"alnitak-sim-{product_id}")
-        product = PRODUCTS.get(product_id)
-        self.has_cover = snapcap or (product.has_cover if product else False)
-        self.has_light = snapcap or (product.has_light if product else True)
+        cover, light = DEVICE_KINDS.get(product_id, (False, True))
+        self.has_cover = snapcap or cover
+        self.has_light = snapcap or light
         self.product_id = product_id
         self.filler = filler
         self.terminator = terminator

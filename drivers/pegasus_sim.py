@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from drivers.clock import Clock
 from drivers.panel_sim import SimPanelConfig, SimulatedPanel
-from drivers.pegasus import BRIGHTNESS_MAX, CODE_BRIGHTEST, CODE_DIMMEST, code_to_level
 from drivers.pty_sim import PtyLineServer
 
 FIRMWARE = "1.3"
 
+
+#: the device's own brightness codes (inverted: 20 brightest, 220 dimmest), kept apart
+#: from the driver's so a mistake in one shows up in the byte-for-byte tests
+DEVICE_BRIGHTEST = 20
+DEVICE_DIMMEST = 220
+LEVELS = DEVICE_DIMMEST - DEVICE_BRIGHTEST
 
 class PegasusPtyServer(PtyLineServer):
     """A simulated FlatMaster; its serial port is :attr:`port`."""
@@ -24,7 +29,7 @@ class PegasusPtyServer(PtyLineServer):
         self.terminator = terminator
         if panel is None:
             panel = SimulatedPanel(
-                SimPanelConfig(levels=BRIGHTNESS_MAX, has_cover=False, min_level=0), clock)
+                SimPanelConfig(levels=LEVELS, has_cover=False, min_level=0), clock)
         self.panel = panel
         self.panel.open()
         #: the last ``L:`` code received (the device's inverted scale)
@@ -48,9 +53,9 @@ class PegasusPtyServer(PtyLineServer):
                 self.panel.light_off()
             return self._reply(text)
         if text.startswith("L:") and text[2:].isdigit():
-            code = min(max(int(text[2:]), CODE_BRIGHTEST), CODE_DIMMEST)
+            code = min(max(int(text[2:]), DEVICE_BRIGHTEST), DEVICE_DIMMEST)
             self.code = code
-            self.panel.set_brightness(code_to_level(code))
+            self.panel.set_brightness(DEVICE_DIMMEST - code)
             return self._reply(f"L:{code:03d}")
         return None
 
