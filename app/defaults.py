@@ -20,3 +20,10 @@ LINEAR_CEILING_SHARE = 0.85
 WEAK_CHANNEL_SHARE = 0.15
 #: departure from a straight line that counts as non-linear (share of the signal)
 NONLINEAR_DEPARTURE = 0.01
+#: the flat-exposure window in brightness mode, s (PWM flicker below, patience above)
+MIN_FLAT_EXPOSURE_S = 1.0
+MAX_FLAT_EXPOSURE_S = 10.0
+#: how long a cover may take to close or open, s (peers allow 10-30 s)
+COVER_TIMEOUT_S = 30.0
+#: how long a filter wheel may take to arrive, s
+WHEEL_TIMEOUT_S = 60.0

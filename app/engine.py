@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from app import defaults
 from app.actions import (
     AskUser,
     Cancelled,
@@ -54,10 +55,8 @@ from app.writer import FitsWriter, WriteJob
 from drivers.errors import DeviceError, ExposureAbortedError
 
 log = logging.getLogger(__name__)
-#: how long a cover may take to close or open, s (peers allow 10-30 s)
-COVER_TIMEOUT_S = 30.0
-#: how long a filter wheel may take to arrive, s
-WHEEL_TIMEOUT_S = 60.0
+COVER_TIMEOUT_S = defaults.COVER_TIMEOUT_S
+WHEEL_TIMEOUT_S = defaults.WHEEL_TIMEOUT_S
 
 
 class FramePool:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from app import defaults
 from app.actions import SessionFailure
 from app.adu import AduScale
 from app.engine import Engine, run_job
@@ -35,9 +36,8 @@ from app.session import (
 from app.settings import FlatSettings, SettingsError
 from app.steering import Steering
 
-#: the flat-exposure window in brightness mode, s (PWM flicker below, patience above)
-MIN_FLAT_EXPOSURE_S = 1.0
-MAX_FLAT_EXPOSURE_S = 10.0
+MIN_FLAT_EXPOSURE_S = defaults.MIN_FLAT_EXPOSURE_S
+MAX_FLAT_EXPOSURE_S = defaults.MAX_FLAT_EXPOSURE_S
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from app import defaults
 from app.adu import AduScale, AduSpace, Target, TargetError
 from app.events import (
     Event,
@@ -98,13 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
                        "the same gain, offset and exposure (the level is re-verified first)")
     flats.add_argument("--sim-config", type=Path, default=None,
                        help="simulator parameters (TOML)")
-    flats.add_argument("--target", default="50%",
-                       help="target mean: 50%% of full scale (default) or an ADU value")
+    flats.add_argument("--target", default=f"{defaults.TARGET_PERCENT:g}%",
+                       help=f"target mean: {defaults.TARGET_PERCENT:g}%% of full scale "
+                       "(default) or an ADU value")
     flats.add_argument("--space", choices=[s.value for s in AduSpace],
                        default=AduSpace.BIT16.value,
                        help="the space a bare-number --target is read in (default 16bit)")
-    flats.add_argument("--tolerance", type=_float("tolerance"), default=5.0,
-                       help="allowed deviation, %% of the target (default 5)")
+    flats.add_argument("--tolerance", type=_float("tolerance"),
+                       default=defaults.TOLERANCE_PERCENT,
+                       help="allowed deviation, %% of the target (default "
+                       f"{defaults.TOLERANCE_PERCENT:g})")
     flats.add_argument("--gain", type=_whole_number("gain"), default=None,
                        help="camera gain, the same as your lights (default: the camera's)")
     flats.add_argument("--offset", type=_whole_number("offset"), default=None,
@@ -124,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="first test exposure in seconds (default: automatic)")
     flats.add_argument("--min-exposure", type=_float("min exposure"), default=None,
                        help="shortest flat exposure in s (e.g. 1 for flickering panels)")
-    flats.add_argument("--max-exposure", type=_float("max exposure"), default=120.0,
+    flats.add_argument("--max-exposure", type=_float("max exposure"),
+                       default=defaults.MAX_EXPOSURE_S,
                        help="longest flat exposure in s (default 120)")
     flats.add_argument("--no-history", action="store_true",
                        help="ignore the exposure that worked last time (same camera, gain, "
