@@ -261,3 +261,20 @@ def test_a_device_unplugged_mid_job_stops_it_and_keeps_every_file(tmp_path: Path
     listed = {f["file"] for e in data["filters"] for f in e["flats"]}
     on_disk = {str(p.relative_to(out)) for p in out.rglob("*.fits")}
     assert listed == on_disk and len(listed) >= 2
+
+
+def test_the_next_job_starts_at_last_times_brightness_and_exposure(tmp_path: Path) -> None:
+    sim = rig_toml(tmp_path)
+    frames = []
+    for night in ("one", "two"):
+        out = tmp_path / night
+        code, _, err = cli("flats", "--camera", "sim", "--count", "2", "--out", str(out),
+                           "--sim-config", str(sim), "--filters", "L,R", "--wheel", "sim",
+                           "--panel", "sim", "--brightness", "auto")
+        assert code == EXIT_OK, err
+        data = json.loads((out / "session.json").read_text())
+        frames.append(sum(len(f["test_exposures"]) for f in data["filters"]))
+        levels = [f["brightness"] for f in data["filters"]]
+    # (the suite points AUTOFLATS_HISTORY at a fresh temp file per test)
+    assert frames[1] == 0 < frames[0]  # night two: the first frame of each filter is a flat
+    assert all(level is not None for level in levels)
