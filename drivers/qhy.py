@@ -223,9 +223,11 @@ class QhyCamera(Camera):
 
     def _range(self, handle: int, control: int, scale: float,
                default: float | None = None) -> ControlRange:
-        low, high, _ = self._call("reading a control's range", self._sdk.param_range,  # type: ignore[misc]
-                                  handle, control)
-        low, high = float(low) * scale, float(high) * scale
+        try:
+            raw_low, raw_high, _ = self._sdk.param_range(handle, control)
+        except QhyError as error:
+            raise self._fail(error, "reading a control's range") from None
+        low, high = float(raw_low) * scale, float(raw_high) * scale
         if default is None:
             try:
                 current = self._sdk.get_param(handle, control) * scale
