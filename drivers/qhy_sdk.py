@@ -139,6 +139,11 @@ class CtypesQhySdk:
 
     def __init__(self, path: Path) -> None:
         try:
+            # The wheel's libqhyccd finds its bundled libusb and libudev through the
+            # extension module's RPATH, not its own: load them first, globally.
+            for sibling in sorted(path.parent.glob("lib*.so*")):
+                if not sibling.name.startswith("libqhyccd"):
+                    ctypes.CDLL(str(sibling), mode=ctypes.RTLD_GLOBAL)
             self._lib: Any = ctypes.CDLL(str(path))
         except OSError as error:
             raise LibraryLoadError(f"cannot load the QHY SDK {path} ({error})") from error
@@ -156,6 +161,11 @@ class CtypesQhySdk:
         lib.SetQHYCCDBinMode.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32]
         lib.SetQHYCCDResolution.argtypes = [ctypes.c_void_p] + [ctypes.c_uint32] * 4
         self.path = path
+        for quiet, argument in (("SetQHYCCDLogLevel", ctypes.c_uint8(0)),
+                                ("EnableQHYCCDLogFile", ctypes.c_bool(False)),
+                                ("EnableQHYCCDMessage", ctypes.c_bool(False))):
+            if hasattr(lib, quiet):  # the SDK logs to stdout unless told not to
+                getattr(lib, quiet)(argument)
         self._check("InitQHYCCDResource", lib.InitQHYCCDResource())
 
     @staticmethod

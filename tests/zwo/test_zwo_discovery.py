@@ -90,7 +90,7 @@ def test_no_sdk_cameras_lists_the_simulators_and_how_to_fix() -> None:
     result = _run(code, {z.ENV_VAR: ""})
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
-    assert [c["id"] for c in listing["cameras"]] == ["sim", "sim-color"]
+    assert [c["id"] for c in listing["cameras"]] == ["sim", "sim-color", "sim-dslr"]
     assert len(listing["notes"]) == 1
     assert listing["notes"][0].startswith("ZWO SDK not found")
     assert "autoflats[zwo-sdk]" in listing["notes"][0]
