@@ -46,7 +46,7 @@ from app.events import (
     SessionError,
     SessionFinished,
 )
-from app.fits_store import FlatMeta, flat_filename, flat_header, utc_now
+from app.fits_store import FlatMeta, flat_filename, flat_header, utc_now, write_raw_beside
 from app.record import SessionRecord, channels_entry
 from app.rig import Rig
 from app.settings import SettingsError
@@ -97,6 +97,7 @@ class Engine:
         self._writer: FitsWriter | None = None
         self._pool: FramePool | None = None
         self._live: Shot | None = None
+        self._live_raw: tuple[bytes, str] | None = None
         self._saved_live = False
         self._write_failed = False
         self._finished = False
@@ -210,6 +211,7 @@ class Engine:
             raise
         self._live = Shot(frame, analysis.stats, taken.exposure_s, start_utc,
                           analysis.shot_noise_signal_native, analysis.histogram)
+        self._live_raw = camera.last_raw_file()  # a DSLR's own file of this frame
         self._saved_live = False
         return self._live
 
@@ -240,6 +242,8 @@ class Engine:
         header = flat_header(camera.info, meta)
         name = flat_filename(self.stamp, action.index, meta)
         self._saved_live = True
+        if self._live_raw is not None:  # the camera's raw file, as it wrote it, beside
+            write_raw_beside(self.out_dir / action.subdir, name, *self._live_raw)
         self.submitted += 1
         self._writer.submit(WriteJob(
             action.index, name, shot.frame, header, shot.exposure_s, shot.stats.mean_native,

@@ -61,8 +61,13 @@ def flat_header(info: CameraInfo, meta: FlatMeta) -> fits.Header:
         meta.date_obs.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
         "UTC start of exposure",
     )
-    header["GAIN"] = (meta.gain, "camera gain setting (ZWO: 0.1 dB)")
-    header["OFFSET"] = (meta.offset, "camera offset (black level) setting")
+    if info.gain_kind == "iso":
+        header["GAIN"] = (meta.gain, "ISO")
+        header["ISOSPEED"] = (meta.gain, "ISO speed")
+    else:
+        header["GAIN"] = (meta.gain, "camera gain setting (ZWO: 0.1 dB)")
+    if info.has_offset:
+        header["OFFSET"] = (meta.offset, "camera offset (black level) setting")
     header["XBINNING"] = (meta.binning, "binning factor in x")
     header["YBINNING"] = (meta.binning, "binning factor in y")
     header["XPIXSZ"] = (info.pixel_size_um * meta.binning, "[um] pixel size incl. binning")
@@ -176,6 +181,15 @@ def write_flat(
         write_fits(handle, frame, header)
 
     return write_new(folder / name, write, on_published=on_published)
+
+
+def write_raw_beside(folder: Path, fits_name: str, content: bytes, extension: str) -> Path:
+    """The camera's own raw file (CR2, NEF...), byte for byte, named like its FITS."""
+    def write(handle: BinaryIO) -> None:
+        handle.write(content)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_new(folder / Path(fits_name).with_suffix(extension.lower()), write)
 
 
 def utc_now() -> datetime:

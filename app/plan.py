@@ -74,8 +74,14 @@ def plan_session(camera: CameraLike, settings: FlatSettings) -> SessionPlan:
         target_native = settings.target.native(scale)
     except ValueError as error:
         raise SettingsError(str(error)) from None
+    full_native: float = scale.full_scale_native
+    if info.white_level is not None:
+        # Raw black and white levels (a DSLR's, from LibRaw) define full scale.
+        full_native = info.white_level
+        if settings.target.is_percent:
+            target_native = info.level_at_share(settings.target.value / 100)
     tolerance = target_native * settings.tolerance_percent / 100
-    if target_native + tolerance >= scale.full_scale_native:
+    if target_native + tolerance >= full_native:
         raise SettingsError(
             f"target {settings.target} plus tolerance reaches full scale; lower the target"
         )

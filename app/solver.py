@@ -435,6 +435,31 @@ class ExposureSolver:
         return min(max(exposure_s, self.config.min_exposure_s), self.config.max_exposure_s)
 
 
+@dataclass(frozen=True, slots=True)
+class SpeedChoice:
+    """A camera's listed exposure chosen by the model, with the level it predicts."""
+
+    exposure_s: float
+    predicted_native: float
+    within: bool
+
+
+def choose_from_list(fit: LinearFit, choices: tuple[float, ...], target_native: float,
+                     tolerance_native: float, ceiling_native: float) -> SpeedChoice | None:
+    """The listed exposure whose predicted level is nearest the target.
+
+    For cameras with a discrete list (a DSLR's shutter speeds, 26 % apart in 1/3
+    stops): exposures that would leave the linear range are avoided while another
+    one stays inside it. None for an empty list.
+    """
+    if not choices:
+        return None
+    inside = [c for c in choices if fit.mean_at(c) <= ceiling_native] or [min(choices)]
+    best = min(inside, key=lambda c: abs(fit.mean_at(c) - target_native))
+    predicted = fit.mean_at(best)
+    return SpeedChoice(best, predicted, abs(predicted - target_native) <= tolerance_native)
+
+
 def _solve_signal(excess: float, k: float) -> float:
     """The signal s >= 0 with s + k s^2 = ``excess`` (0 when ``excess`` <= 0)."""
     if excess <= 0:

@@ -80,6 +80,14 @@ class CameraInfo:
     e_per_adu: float | None
     supported_bins: tuple[int, ...]
     has_cooler: bool
+    #: what the gain number is: "gain" (the camera's own scale) or "iso" (a DSLR)
+    gain_kind: str = "gain"
+    #: False for cameras without an offset (black level) setting, e.g. DSLRs
+    has_offset: bool = True
+    #: raw black and white levels (native ADU) when the camera defines them (LibRaw):
+    #: then "full scale" runs from black to white, not from 0 to 2^bits - 1
+    black_level: float | None = None
+    white_level: float | None = None
 
     def __post_init__(self) -> None:
         """Check the record is self-consistent."""
@@ -91,6 +99,21 @@ class CameraInfo:
             raise ValueError(f"unknown Bayer pattern {self.bayer_pattern!r}")
         if not self.supported_bins or 1 not in self.supported_bins:
             raise ValueError("supported_bins must include 1")
+        if self.gain_kind not in ("gain", "iso"):
+            raise ValueError(f"gain_kind must be 'gain' or 'iso', got {self.gain_kind!r}")
+        top = (1 << self.bit_depth) - 1
+        black = self.black_level if self.black_level is not None else 0.0
+        if self.white_level is not None and not 0 <= black < self.white_level <= top:
+            raise ValueError(f"raw levels black {black:g} / white {self.white_level:g} must "
+                             f"satisfy 0 <= black < white <= {top}")
+
+    def level_at_share(self, share: float) -> float:
+        """Native ADU at ``share`` of full scale: black + share x (white - black) when
+        the camera defines raw levels, else share x (2^bits - 1)."""
+        if self.white_level is None:
+            return share * ((1 << self.bit_depth) - 1)
+        black = self.black_level or 0.0
+        return black + share * (self.white_level - black)
 
     @property
     def is_color(self) -> bool:
@@ -248,6 +271,16 @@ class Camera(ABC):
         """Current binning factor (same in x and y)."""
         return self._binning
 
+    def exposure_choices_s(self) -> tuple[float, ...] | None:
+        """The exposures the camera can take, ascending, when it has a discrete list
+        (a DSLR's shutter speeds); None for a continuous range."""
+        return None
+
+    def last_raw_file(self) -> tuple[bytes, str] | None:
+        """The camera's own file of the last frame read, (content, extension such as
+        '.cr2'), for cameras that write one (DSLRs); None otherwise."""
+        return None
+
     def reported_e_per_adu(self) -> float | None:
         """Native e-/ADU at the current gain as the camera reports it.
 
@@ -300,10 +333,13 @@ class Camera(ABC):
             )
 
     def clamp_exposure(self, exposure_s: float) -> float:
-        """The exposure the camera would actually take for ``exposure_s``."""
+        """The exposure the camera would actually take for ``exposure_s`` (on a
+        discrete list: the nearest choice, in ratio)."""
         if not (math.isfinite(exposure_s) and exposure_s > 0):
             raise InvalidValueError(f"exposure must be a positive time, got {exposure_s}")
-        return self.controls.exposure_s.clamp(exposure_s)
+        clamped = self.controls.exposure_s.clamp(exposure_s)
+        choices = self.exposure_choices_s()
+        return nearest_choice(choices, clamped) if choices else clamped
 
     # -- exposures ---------------------------------------------------------------
     def start_exposure(self, exposure_s: float) -> float:
@@ -313,7 +349,12 @@ class Camera(ABC):
         rounds exposures to a grid returns the rounded value from its hook.
         """
         actual_s = self.clamp_exposure(exposure_s)
-        if not math.isclose(actual_s, exposure_s, rel_tol=1e-9):
+        outside = not self.controls.exposure_s.contains(exposure_s)
+        if self.exposure_choices_s() and not outside:
+            if not math.isclose(actual_s, exposure_s, rel_tol=1e-9):
+                log.debug("%s: %.6g s taken as the nearest speed %.6g s", self.info.name,
+                          exposure_s, actual_s)
+        elif not math.isclose(actual_s, exposure_s, rel_tol=1e-9):
             log.warning(
                 "exposure %.6g s is outside %s's range; using %.6g s",
                 exposure_s,
@@ -464,6 +505,11 @@ class Camera(ABC):
         return (False, None)
 
 
+def nearest_choice(choices: tuple[float, ...], exposure_s: float) -> float:
+    """The choice nearest ``exposure_s`` in ratio (1/3-stop lists are geometric)."""
+    return min(choices, key=lambda c: abs(math.log(c / exposure_s)))
+
+
 def binned_shape(info: CameraInfo, binning: int) -> tuple[int, int]:
     """(height, width) at ``binning``; ZWO rounds width to 8 and height to 2."""
     width = (info.width // binning) // 8 * 8
@@ -482,4 +528,5 @@ __all__ = [
     "ControlRange",
     "ExposureStatus",
     "Frame",
+    "nearest_choice",
 ]

@@ -1,5 +1,7 @@
-"""Every camera autoflats can drive: the simulator always, ZWO cameras when the SDK is
-present. Camera ids: 'sim', 'sim-color', 'zwo:<index>' or a ZWO camera's name."""
+"""Every camera autoflats can drive: the simulators always, ZWO cameras when the SDK is
+present, QHY cameras with ``autoflats[qhy]``, DSLRs with ``autoflats[dslr]``. Camera
+ids: 'sim', 'sim-color', 'sim-dslr', 'zwo:<index>' or a ZWO camera's name, 'qhy:<index>',
+'gphoto:<port>'."""
 
 from __future__ import annotations
 
@@ -11,7 +13,14 @@ from types import ModuleType
 
 from drivers.base import Camera, CameraEntry
 from drivers.errors import CameraError, InvalidValueError
+from drivers.sim_dslr import PRESET_ID as DSLR_PRESET_ID
+from drivers.sim_dslr import SimulatedDslr, load_dslr_config
 from drivers.simulator import PRESETS, SimulatedCamera, load_sim_config
+
+#: optional drivers: (module, lister, opener); a missing module is simply not listed
+_OPTIONAL = (("drivers.zwo", "list_zwo_cameras", "open_zwo_camera"),
+             ("drivers.qhy", "list_qhy_cameras", "open_qhy_camera"),
+             ("drivers.gphoto", "list_gphoto_cameras", "open_gphoto_camera"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +42,11 @@ def _sim_entries(sim_config_path: str | os.PathLike[str] | None) -> list[CameraE
             f"{cfg.model}: {cfg.width}x{cfg.height}, {cfg.bit_depth}-bit, {kind}, "
             f"{cfg.pixel_size_um:g} um",
         ))
+    dslr = load_dslr_config(sim_config_path)
+    entries.append(CameraEntry(
+        DSLR_PRESET_ID, "Simulated DSLR", "sim-dslr",
+        f"{dslr.model}: {dslr.width}x{dslr.height}, {dslr.bit_depth}-bit raw, colour "
+        f"{dslr.bayer}, 1/3-stop speeds 1/4000-30 s, ISO"))
     return entries
 
 
@@ -48,10 +62,12 @@ def list_cameras(
     """
     cameras = _sim_entries(sim_config_path)
     notes: list[str] = []
-    zwo = _zwo_module() if hardware else None
-    if zwo is not None:
+    for module_name, lister, _ in _OPTIONAL if hardware else ():
+        module = _module(module_name)
+        if module is None:
+            continue
         try:
-            found, note = zwo.list_zwo_cameras()
+            found, note = getattr(module, lister)()
             cameras.extend(found)
             if note:
                 notes.append(note)
@@ -70,9 +86,13 @@ def open_camera(
         config = load_sim_config(sim_config_path, preset=camera_id)
         name = "Simulator" if camera_id == "sim" else "Simulator (colour)"
         return SimulatedCamera(config, name=name)
-    zwo = _zwo_module()
-    if zwo is not None:
-        opener: Callable[[str], Camera | None] = zwo.open_zwo_camera
+    if camera_id == DSLR_PRESET_ID:
+        return SimulatedDslr(load_dslr_config(sim_config_path))
+    for module_name, _, open_name in _OPTIONAL:
+        module = _module(module_name)
+        if module is None:
+            continue
+        opener: Callable[[str], Camera | None] = getattr(module, open_name)
         camera = opener(camera_id)
         if camera is not None:
             return camera
@@ -80,11 +100,16 @@ def open_camera(
     raise InvalidValueError(f"no camera {camera_id!r}; use one of: {known}")
 
 
-def _zwo_module() -> ModuleType | None:
-    """The ZWO driver module, or None while it is not part of this build."""
+def _module(name: str) -> ModuleType | None:
+    """An optional driver module, or None while it is not part of this build."""
     try:
-        return importlib.import_module("drivers.zwo")
+        return importlib.import_module(name)
     except ModuleNotFoundError as error:
-        if error.name == "drivers.zwo":
+        if error.name == name:
             return None
         raise
+
+
+def _zwo_module() -> ModuleType | None:
+    """The ZWO driver module, or None while it is not part of this build."""
+    return _module("drivers.zwo")

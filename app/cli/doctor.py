@@ -6,13 +6,16 @@ visible with their properties (each opened and closed once), and the output fold
 (writable, with free space for the planned flats). Then a filter wheel section: the
 EFW SDK (libEFWFilter: path, version) and the ZWO wheels visible with their slot
 counts. A missing EFW SDK or wheel only warns (many setups have no wheel); an EFW
-SDK that was asked for (``ZWO_EFW_LIB``) but cannot load fails. Exit code 1 on any
-fail.
+SDK that was asked for (``ZWO_EFW_LIB``) but cannot load fails. Last, other cameras:
+the QHY SDK (libqhyccd: path, version, cameras) and DSLR support (python-gphoto2 with
+libgphoto2's version, rawpy, cameras; Windows not covered); missing ones only warn.
+Exit code 1 on any fail.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -24,10 +27,11 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
 
-from drivers import efw_sdk, zwo_sdk
+from drivers import efw_sdk, qhy_sdk, zwo_sdk
 from drivers.base import binned_shape
 from drivers.efw_sdk import EfwStatus
 from drivers.errors import CameraError, FilterWheelError
+from drivers.qhy_sdk import QhyError
 from drivers.zwo_sdk import SdkStatus
 
 #: ZWO's recommendation for usbfs_memory_mb (the kernel default is 16)
@@ -308,6 +312,57 @@ def check_wheels(status: EfwStatus) -> Check:
     return Check("filter wheels", Status.PASS, "; ".join(lines))
 
 
+def check_qhy_sdk() -> Check:
+    """The QHY SDK (libqhyccd, optional): where it is, its version, the cameras it sees."""
+    path = qhy_sdk.find_library()
+    if path is None:
+        return Check("QHY SDK", Status.WARN, "not installed (only needed for QHY cameras)",
+                     "pip install 'autoflats[qhy]' (Linux x86-64/arm64, Windows); on macOS "
+                     f"install QHY's SDK and set {qhy_sdk.LIB_ENV}=/path/to/libqhyccd.dylib")
+    try:
+        sdk = qhy_sdk.get_sdk()
+        version = sdk.version()
+        ids = sdk.scan()
+    except (CameraError, QhyError) as error:
+        return Check("QHY SDK", Status.FAIL, f"libqhyccd at {path} does not work: {error}",
+                     "reinstall it: pip install --force-reinstall qhyccd")
+    seen = f"{len(ids)} camera(s): {', '.join(ids)}" if ids else "no QHY camera found"
+    return Check("QHY SDK", Status.PASS, f"libqhyccd {version} at {path}; {seen}")
+
+
+def check_gphoto2(platform: str = sys.platform) -> Check:
+    """python-gphoto2 and rawpy (optional, for DSLRs): versions and cameras seen."""
+    if platform == "win32":
+        return Check("DSLR (gphoto2)", Status.WARN,
+                     "DSLRs are not supported on Windows (libgphoto2 does not run there)",
+                     "use Linux or macOS for DSLR flats")
+    missing = [name for name, module in (("python-gphoto2", "gphoto2"), ("rawpy", "rawpy"))
+               if importlib.util.find_spec(module) is None]
+    if missing:
+        return Check("DSLR (gphoto2)", Status.WARN,
+                     f"{' and '.join(missing)} not installed (only needed for DSLRs)",
+                     "pip install 'autoflats[dslr]'")
+    import gphoto2
+    import rawpy
+
+    version = gphoto2.gp_library_version(gphoto2.GP_VERSION_SHORT)
+    try:
+        found = gphoto2.Camera.autodetect()
+        cameras = [f"{name} on {port}" for name, port in found]
+    except gphoto2.GPhoto2Error as error:
+        return Check("DSLR (gphoto2)", Status.FAIL, f"listing cameras failed: {error}",
+                     "close other programs that hold the camera (a file manager), replug it")
+    seen = ", ".join(cameras) if cameras else "no camera found (on, in M mode, USB)"
+    return Check("DSLR (gphoto2)", Status.PASS,
+                 f"libgphoto2 {version[0] if version else '?'}, rawpy "
+                 f"{getattr(rawpy, '__version__', '?')}; {seen}")
+
+
+def run_other_camera_checks() -> list[Check]:
+    """QHY and DSLR support (both optional: a missing one only warns)."""
+    return [check_qhy_sdk(), check_gphoto2()]
+
+
 def _size(nbytes: int) -> str:
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if nbytes >= scale:
@@ -334,28 +389,37 @@ def run_wheel_checks(status: EfwStatus | None = None) -> list[Check]:
     return [check_efw_sdk(status), check_wheels(status)]
 
 
-def report_json(checks: Sequence[Check], wheel_checks: Sequence[Check] = ()) -> str:
+def report_json(checks: Sequence[Check], wheel_checks: Sequence[Check] = (),
+                other_checks: Sequence[Check] = ()) -> str:
     """The report as JSON: {"ok": ..., "checks": [{"name", "status", "detail", "fix"}]}.
 
-    Wheel checks go under "filter_wheels", in the same rows (only when given).
+    Wheel checks go under "filter_wheels", QHY and DSLR ones under "other_cameras",
+    in the same rows (only when given).
     """
     report: dict[str, object] = {
-        "ok": not any(c.status is Status.FAIL for c in [*checks, *wheel_checks]),
+        "ok": not any(c.status is Status.FAIL
+                      for c in [*checks, *wheel_checks, *other_checks]),
         "checks": [{**asdict(c), "status": c.status.value} for c in checks]}
     if wheel_checks:
         report["filter_wheels"] = [{**asdict(c), "status": c.status.value}
                                    for c in wheel_checks]
+    if other_checks:
+        report["other_cameras"] = [{**asdict(c), "status": c.status.value}
+                                   for c in other_checks]
     return json.dumps(report, indent=2, ensure_ascii=False)
 
 
-def report_text(checks: Sequence[Check], wheel_checks: Sequence[Check] = ()) -> str:
+def report_text(checks: Sequence[Check], wheel_checks: Sequence[Check] = (),
+                other_checks: Sequence[Check] = ()) -> str:
     """The report for people: one line per check, then the fix, then a summary.
 
-    Wheel checks follow under a 'filter wheels' heading, in the same shape.
+    Wheel checks follow under a 'filter wheels' heading, QHY and DSLR checks under
+    'other cameras', in the same shape.
     """
-    width = max(len(c.name) for c in [*checks, *wheel_checks])
+    width = max(len(c.name) for c in [*checks, *wheel_checks, *other_checks])
     lines = []
-    for section, rows in (("", checks), ("filter wheels (ZWO EFW):", wheel_checks)):
+    for section, rows in (("", checks), ("filter wheels (ZWO EFW):", wheel_checks),
+                          ("other cameras (QHY, DSLR):", other_checks)):
         if section and rows:
             lines += ["", section]
         for check in rows:
@@ -363,7 +427,7 @@ def report_text(checks: Sequence[Check], wheel_checks: Sequence[Check] = ()) -> 
                 f"{check.status.value.upper():<4}  {check.name:<{width}}  {check.detail}")
             if check.fix and check.status is not Status.PASS:
                 lines.append(f"{'':<4}  {'':<{width}}  fix: {check.fix}")
-    everything = [*checks, *wheel_checks]
+    everything = [*checks, *wheel_checks, *other_checks]
     counts = {s: sum(c.status is s for c in everything) for s in Status}
     lines.append(f"{counts[Status.PASS]} passed, {counts[Status.WARN]} warnings, "
                  f"{counts[Status.FAIL]} failed")
@@ -374,6 +438,8 @@ def run_doctor(args: argparse.Namespace) -> int:
     """The ``doctor`` subcommand: print the report; 1 if any check failed, else 0."""
     checks = run_checks(Path(args.out), int(args.count))
     wheel_checks = run_wheel_checks()
-    print(report_json(checks, wheel_checks) if args.json
-          else report_text(checks, wheel_checks), flush=True)
-    return 1 if any(c.status is Status.FAIL for c in [*checks, *wheel_checks]) else 0
+    other_checks = run_other_camera_checks()
+    print(report_json(checks, wheel_checks, other_checks) if args.json
+          else report_text(checks, wheel_checks, other_checks), flush=True)
+    return 1 if any(c.status is Status.FAIL
+                    for c in [*checks, *wheel_checks, *other_checks]) else 0

@@ -16,19 +16,37 @@ from __future__ import annotations
 
 import math
 
-from app.actions import Procedure, SessionFailure, SetBrightness, Shot
-from app.events import Notice
+from app.actions import Expose, Procedure, SessionFailure, SetBrightness, Shot
+from app.events import Notice, Phase, Progress
+from app.history import HistoryKey
 from app.procedures.context import FilterRun
-from app.procedures.search import find_exposure
+from app.procedures.search import (
+    _test_event,
+    accept_shot,
+    find_exposure,
+    history_key,
+    known_bias,
+    level_miss_text,
+    speed_choices,
+)
+from app.record import channels_entry
 from app.rig import PanelFacts
+from app.solver import SATURATED_FRACTION
+from app.steering import Aim
+from drivers.base import nearest_choice
+from drivers.shutter import speed_text
 
 #: brightness changes tried before the window is given up for this filter
 MAX_LEVEL_CHANGES = 5
+#: frames the fine adjustment on a discrete exposure list may take
+MAX_FINE_FRAMES = 8
 
 
 def choose_brightness(run: FilterRun, panel: PanelFacts, window_s: tuple[float, float],
                       start_level: int | None) -> Procedure:
     """Search exposure and level; returns (accepted shot, level)."""
+    if run.camera.exposure_choices_s():
+        return (yield from _choose_on_speeds(run, panel, window_s, start_level))
     low_s, high_s = window_s
     middle_s = math.sqrt(low_s * high_s)
     lo_level, hi_level = max(panel.brightness_min, 1), panel.brightness_max
@@ -92,3 +110,160 @@ def _next_level(measured: list[tuple[int, float]], wanted_s: float, lo: int, hi:
     # light ∝ level^gamma and exposure ∝ 1/light
     wanted = level * (exposure_s / wanted_s) ** (1 / gamma)
     return int(min(max(round(wanted), lo), hi))
+
+
+def _choose_on_speeds(run: FilterRun, panel: PanelFacts, window_s: tuple[float, float],
+                      start_level: int | None) -> Procedure:
+    """Discrete exposures (a DSLR's speeds): fix a speed inside the window, let the
+    brightness do the fine adjustment; returns (accepted shot, level).
+
+    The signal is measured above the known bias (the raw black level); the light is
+    taken as level^gamma (gamma 1 until two levels at one speed are known), so the
+    second frame usually lands on the target. When the panel cannot give the light
+    the speed needs, the speed moves to the nearest one the panel can serve.
+    """
+    choices = speed_choices(run)
+    low_s, high_s = window_s
+    in_window = tuple(c for c in choices if low_s <= c <= high_s) or choices
+    wanted_s = run.first_exposure_s
+    speed = nearest_choice(in_window, wanted_s if wanted_s is not None
+                           else math.sqrt(low_s * high_s))
+    lo_level, hi_level = max(panel.brightness_min, 1), panel.brightness_max
+    level = min(max(start_level if start_level is not None else hi_level, lo_level), hi_level)
+    bias = known_bias(run)
+    aim = run.steering.aim
+    key = history_key(run)
+    rates: list[tuple[int, float, float]] = []  # (level, speed, signal rate ADU/s)
+    tried: set[tuple[int, float]] = set()
+    for tests in range(MAX_FINE_FRAMES):
+        level = int((yield SetBrightness(level)))
+        run.brightness = level
+        run.record.update_section(run.section, brightness=level)
+        tried.add((level, speed))
+        yield Progress(Phase.FINDING_EXPOSURE, tests, MAX_FINE_FRAMES, 0.0, None)
+        shot: Shot = yield Expose(speed, shot_signal=True)
+        speed = shot.exposure_s
+        stats = shot.stats
+        seen = run.steering.level(stats)
+        aim = run.steering.aim
+        clipped = seen.clipped_fraction > SATURATED_FRACTION
+        if not clipped and abs(seen.mean_native - aim.target_native) <= aim.tolerance_native:
+            yield from _window_notes(run, speed, level, window_s, lo_level, hi_level)
+            yield from accept_shot(run, shot, tests, key, bias, bias)
+            return shot, level
+        base = bias
+        if base is None and shot.shot_signal_native is not None:
+            base = stats.mean_native - shot.shot_signal_native
+        base = base or 0.0
+        signal = seen.mean_native - base
+        next_level, next_speed, why = level, speed, ""
+        if clipped or signal <= 0:
+            # Speeds are exact, panel levels are not: move the speed first.
+            factor = 1 / 8 if clipped else 8.0
+            next_speed = nearest_choice(in_window, speed * factor)
+            rest = factor * speed / next_speed
+            next_level = int(min(max(round(level * rest), lo_level), hi_level))
+            if (next_level, next_speed) == (level, speed):
+                next_speed = _step_speed(choices, speed, -9 if clipped else 9)
+            why = "clipped: less light" if clipped else "no signal: more light"
+        else:
+            rates.append((level, speed, signal / speed))
+            next_level, next_speed = _next_setting(rates, aim.target_native - base, in_window,
+                                                   choices, lo_level, hi_level)
+            why = (f"brightness {level}: {seen.mean_native:.0f} ADU at {speed_text(speed)}; "
+                   f"the panel gives the fine adjustment")
+        if (next_level, next_speed) in tried:
+            # Level steps are too coarse here: nudge by one step towards the target.
+            step = 1 if seen.mean_native < aim.target_native else -1
+            nudged = min(max(level + step, lo_level), hi_level)
+            if (nudged, speed) in tried or clipped:
+                return (yield from _settle_on_level(run, shot, level, key, bias))
+            next_level, next_speed = nudged, speed
+        tests_done = tests + 1
+        run.record.add_test_exposure(speed, stats.mean_native, stats.mean_16bit,
+                                     section=run.section,
+                                     **channels_entry(stats.channel_means_16bit))
+        yield _test_event(run, tests_done, shot, next_speed, why, None)
+        if next_speed not in in_window and next_speed != speed:
+            yield Notice(f"no speed within {low_s:g}-{high_s:g} s suits the panel's range; "
+                         f"trying {speed_text(next_speed)} at brightness {next_level}")
+        level, speed = next_level, next_speed
+    raise SessionFailure(
+        f"no brightness put {run.filter_name or 'the'} flats on target in {MAX_FINE_FRAMES} "
+        "frames: the light may be unsteady; set --brightness to a level by hand")
+
+
+def _step_speed(choices: tuple[float, ...], speed: float, steps: int) -> float:
+    index = min(range(len(choices)), key=lambda i: abs(choices[i] - speed))
+    return choices[min(max(index + steps, 0), len(choices) - 1)]
+
+
+def _gamma(rates: list[tuple[int, float, float]]) -> float:
+    """The panel's light law exponent from the last two levels measured (1 until then)."""
+    l2, _, r2 = rates[-1]
+    for l1, _, r1 in reversed(rates[:-1]):
+        if l1 != l2 and r1 > 0 and r2 > 0:
+            slope = math.log(r2 / r1) / math.log(l2 / l1)
+            return slope if 0.2 <= slope <= 5 else 1.0
+    return 1.0
+
+
+def _next_setting(rates: list[tuple[int, float, float]], wanted_signal: float,
+                  in_window: tuple[float, ...], choices: tuple[float, ...], lo: int,
+                  hi: int) -> tuple[int, float]:
+    """(level, speed) that puts the signal on ``wanted_signal``.
+
+    The speed takes the coarse part (it is exact): the listed speed in the window
+    nearest the exposure the current level needs; the level takes the rest (at most
+    half a 1/3 stop, so an unknown panel law costs little). When the panel cannot
+    serve that, the nearest speed it can serve, inside the window or not.
+    """
+    level, _, rate = rates[-1]
+    gamma = _gamma(rates)
+
+    def level_for(at_speed: float) -> float:
+        return float(level * (wanted_signal / at_speed / rate) ** (1 / gamma))
+
+    speed = nearest_choice(in_window, wanted_signal / rate)
+    exact = level_for(speed)
+    if lo <= exact <= hi:
+        return int(min(max(round(exact), lo), hi)), speed
+    if exact > hi:  # too little light even at full brightness: a longer speed
+        fits = [c for c in choices if c > speed and level_for(c) <= hi]
+        new_speed = min(fits) if fits else choices[-1]
+    else:  # too much light at the dimmest level: a shorter speed
+        fits = [c for c in choices if c < speed and level_for(c) >= lo]
+        new_speed = max(fits) if fits else choices[0]
+    return int(min(max(round(level_for(new_speed)), lo), hi)), new_speed
+
+
+def _window_notes(run: FilterRun, speed: float, level: int, window_s: tuple[float, float],
+                  lo: int, hi: int) -> Procedure:
+    """Say so when the speed had to leave the window."""
+    low_s, high_s = window_s
+    name = run.filter_name or "this filter"
+    if speed > high_s and level >= hi:
+        yield run.warn(f"{name} needs {speed_text(speed)} even at full brightness (more "
+                       f"than {high_s:g} s); flats taken at it")
+    elif speed < low_s and level <= lo:
+        yield run.warn(f"the panel is too bright for {name} even at its dimmest level "
+                       f"({level}): flats of {speed_text(speed)} (under {low_s:g} s); add a "
+                       "diffuser")
+
+
+def _settle_on_level(run: FilterRun, shot: Shot, level: int, key: HistoryKey,
+                     bias: float | None) -> Procedure:
+    """The panel's steps are too coarse to reach the tolerance: flats at the nearest."""
+    aim = run.steering.aim
+    seen = run.steering.level(shot.stats).mean_native
+    miss, share = level_miss_text(run, seen)
+    yield run.warn(
+        f"brightness {level} at {speed_text(shot.exposure_s)} gives {seen:.0f} ADU ({share}), "
+        f"{miss:+.1%} from the target: the panel's steps are too coarse here; flats taken "
+        "at it (a diffuser, or a wider --tolerance, helps)")
+    run.record.update_section(run.section, level_miss={
+        "exposure_s": shot.exposure_s, "level_native": round(seen, 3),
+        "target_native": round(aim.target_native, 3), "miss": round(miss, 4)})
+    run.steering.aim = Aim(aim.channel, seen, aim.tolerance_native)
+    yield from accept_shot(run, shot, 0, key, bias, bias)
+    return shot, level
