@@ -23,6 +23,7 @@ from app.plan import check_output_folder, plan_session
 from app.procedures.context import FilterRun
 from app.procedures.search import history_key
 from app.procedures.sequence import FilterOutcome, SequencePlan, filter_sequence
+from app.procedures.sky_flats import SkyOutcome, SkyPlan, sky_sequence
 from app.record import SESSION_FILE, SessionRecord
 from app.rig import Rig
 from app.session import (
@@ -32,11 +33,14 @@ from app.session import (
     record_fields,
 )
 from app.settings import FlatSettings, SettingsError
+from app.sky_model import Site
 from app.steering import Steering
 
 #: the flat-exposure window in brightness mode, s (PWM flicker below, patience above)
 MIN_FLAT_EXPOSURE_S = 1.0
 MAX_FLAT_EXPOSURE_S = 10.0
+#: the shortest sky flat unless --min-exposure says otherwise, s (shutter effects)
+SKY_MIN_EXPOSURE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,11 @@ class JobSettings:
     dark_count: int = 0
     max_flat_exposure_s: float = MAX_FLAT_EXPOSURE_S
     open_cover_at_end: bool = False
+    #: sky flats: "dusk" or "dawn" (None: a panel or a steady light)
+    sky: str | None = None
+    site: Site | None = None
+    #: relative throughput per filter name, when known (the simulated wheel's table)
+    throughput: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
         """Refuse a job no rig could run."""
@@ -61,6 +70,14 @@ class JobSettings:
             raise SettingsError(f"dark flats {self.dark_count} is out of range; use 0..1000")
         if isinstance(self.brightness, str) and self.brightness != "auto":
             raise SettingsError(f"brightness {self.brightness!r}: use auto or a level")
+        if self.sky is not None:
+            if self.sky not in ("dusk", "dawn"):
+                raise SettingsError(f"--sky {self.sky!r}: use dusk or dawn")
+            if self.dark_count:
+                raise SettingsError("sky flats change exposure every frame: take a master "
+                                    "bias instead of --dark-flats")
+            if self.brightness is not None:
+                raise SettingsError("--brightness is for a panel; sky flats use the sky")
         if not 0 < self.max_flat_exposure_s <= 3600:
             raise SettingsError("max flat exposure must be in (0, 3600] s")
 
@@ -104,6 +121,8 @@ class FlatJob:
     def _body(self) -> Generator[Event, None, float | None]:
         job, cam, engine = self.job, self.rig.camera, self.engine
         settings = job.flats
+        if job.sky is not None and settings.min_exposure_s is None:
+            settings = replace(settings, min_exposure_s=SKY_MIN_EXPOSURE_S)
         filters = self.ordered_filters()
         auto = job.brightness == "auto"
         window = (settings.min_exposure_s or MIN_FLAT_EXPOSURE_S, job.max_flat_exposure_s)
@@ -127,6 +146,11 @@ class FlatJob:
             "count": settings.count, "dark_flat_count": job.dark_count,
             "brightness_mode": "auto" if auto else job.brightness,
         }
+        if job.sky is not None:
+            site = job.site
+            extra |= {"sky": job.sky, "site": None if site is None else {
+                "latitude_deg": site.latitude_deg, "longitude_deg": site.longitude_deg,
+                "elevation_m": site.elevation_m}}
         if not filters:
             extra["filter"] = settings.filter_name
             if job.dark_count:
@@ -165,8 +189,13 @@ class FlatJob:
                                 dark_count=job.dark_count, window_s=window,
                                 open_cover_at_end=job.open_cover_at_end)
         panel_facts = self.rig.panel.info if self.rig.panel is not None else None
-        procedure = filter_sequence(sequence, panel_facts, filter_run, remembered_level)
-        outcomes: list[FilterOutcome] = yield from engine.drive(procedure)
+        if job.sky is not None:
+            sky = SkyPlan(dusk=job.sky == "dusk", filters=filters or (None,),
+                          throughput=job.throughput, site=job.site)
+            procedure = sky_sequence(sky, settings.count, filter_run)
+        else:
+            procedure = filter_sequence(sequence, panel_facts, filter_run, remembered_level)
+        outcomes: list[FilterOutcome | SkyOutcome] = yield from engine.drive(procedure)
         exposures = [o.exposure_s for o in outcomes if o.exposure_s is not None]
         if not exposures:
             raise SessionFailure("no flats were taken")
