@@ -179,6 +179,7 @@ class _Point:
     start: datetime
     exposure_s: float
     level_native: float
+    probe: bool = False
 
 
 @dataclass(slots=True)
@@ -250,11 +251,16 @@ class TwilightModel:
         return math.log(2) / abs(kappa) if kappa else math.inf
 
     # -- measurements -------------------------------------------------------------------
-    def add(self, key: str, start: datetime, exposure_s: float, level_native: float) -> None:
-        """One unclipped frame of filter ``key``; refits the model."""
+    def add(self, key: str, start: datetime, exposure_s: float, level_native: float,
+            probe: bool = False) -> None:
+        """One unclipped frame of filter ``key``; refits the model.
+
+        Probes (frames far from the target, whose level leans on the bias) are left
+        out of the fit once the filter has two frames of its own near the target.
+        """
         if self.origin is None:
             self.origin = start
-        self.points.append(_Point(key, start, exposure_s, level_native))
+        self.points.append(_Point(key, start, exposure_s, level_native, probe))
         self.last_key = key
         self.refit()
 
@@ -274,8 +280,13 @@ class TwilightModel:
         if not self.points:
             return
         newest = max(p.start for p in self.points)
+        aimed: dict[str, int] = {}
+        for p in self.points:
+            aimed[p.key] = aimed.get(p.key, 0) + (not p.probe)
         rows = []
         for p in self.points:
+            if p.probe and aimed[p.key] >= 2:
+                continue
             signal = p.level_native - self.bias_native
             if signal <= 0 or p.exposure_s <= 0:
                 continue

@@ -57,6 +57,8 @@ INSIDE_LIMITS = 1.03
 PROBE_WAIT_S = 60.0
 #: the trend counts as measured once frames span this many seconds
 TREND_SPAN_S = 20.0
+#: below this signal (share of full scale) one frame's shot noise gives the bias
+LOW_SIGNAL_SHARE = 0.15
 #: the bias is the mean of this many pair estimates (photon transfer)
 BIAS_PAIRS = 6
 #: throughput guessed from a filter's name (only the order and a first frame use it)
@@ -270,17 +272,24 @@ def _filter_flats(run: FilterRun, key: str, plan: SkyPlan, count: int,
                 predicted = model.bias_native + signal if signal is not None else None
         yield Progress(Phase.CAPTURING, saved, count, 0.0,
                        (count - saved) * (exposure + timeline.gap_s()))
-        shot: Shot = yield Expose(exposure)
+        shot: Shot = yield Expose(exposure, shot_signal=not bias_known and e_per_adu is not None)
         timeline.shot(shot)
         last_level = run.steering.level(shot.stats)
         level = last_level.mean_native
         clipped = last_level.clipped_fraction > SATURATED_FRACTION
+        one_frame = shot.shot_signal_native
+        if (not bias_known and one_frame is not None and not clipped and not model.bias_pairs
+                and 0 < one_frame < LOW_SIGNAL_SHARE * full):
+            # a dim frame: its own shot noise gives the bias (PRNU adds little there)
+            model.bias_native = max(shot.stats.mean_native - one_frame, 0.0)
+            model.refit()
         if not bias_known and e_per_adu and not clipped:
             previous = yield from _bias_from_pair(run, model, shot, previous, e_per_adu)
             bias_known = len(model.bias_pairs) >= BIAS_PAIRS
         measurable = not clipped and level - model.bias_native >= MIN_MEASURABLE_SHARE * full
         if measurable:
-            model.add(key, shot.start_utc, shot.exposure_s, level)
+            model.add(key, shot.start_utc, shot.exposure_s, level,
+                      probe=is_probe or abs(level - target) > 0.3 * target)
             probe_s = None
         else:
             probe_s = _next_probe(shot.exposure_s, clipped, camera_min, e_max)
