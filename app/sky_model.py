@@ -54,6 +54,10 @@ PRIOR_PER_DEGREE = 1.0
 LOG_RATE_SCATTER = 0.01
 #: relative uncertainty of the prior slope
 PRIOR_SLOPE_SPREAD = 0.7
+#: the site is used only while the sun sets (dusk) or rises (dawn) at least this fast
+MIN_SUN_RATE_DEG_S = 0.05 / 60
+#: ... and lies within this band of altitudes (twilight), degrees
+TWILIGHT_DEG = (-20.0, 10.0)
 #: the sun's altitude is differentiated over this step, s
 _DERIVATIVE_STEP_S = 30.0
 
@@ -202,6 +206,8 @@ class TwilightModel:
     slope: float = 0.0
     intercepts: dict[str, float] = field(default_factory=dict)
     last_key: str | None = None
+    #: why the site was set aside (the sun was not setting / rising then)
+    site_rejected: str | None = None
 
     def add_bias_estimate(self, bias: float) -> None:
         """One more pair estimate of the bias; refits with their mean."""
@@ -260,9 +266,25 @@ class TwilightModel:
         """
         if self.origin is None:
             self.origin = start
+            self._check_site(start)
         self.points.append(_Point(key, start, exposure_s, level_native, probe))
         self.last_key = key
         self.refit()
+
+    def _check_site(self, when: datetime) -> None:
+        """Keep the site only in twilight with the sun moving the right way."""
+        if self.site is None:
+            return
+        altitude, rate = self.x(when), self.dx_dt(when)
+        moving = rate < -MIN_SUN_RATE_DEG_S if self.dusk else rate > MIN_SUN_RATE_DEG_S
+        if moving and TWILIGHT_DEG[0] <= altitude <= TWILIGHT_DEG[1]:
+            return
+        self.site_rejected = (
+            f"the sun is at {altitude:.1f} deg and {'rising' if rate > 0 else 'setting'} "
+            f"{abs(rate) * 60:.2f} deg/min at the site now, not in "
+            f"{'dusk' if self.dusk else 'dawn'} twilight: using the measured trend alone")
+        self.site = None
+        self.slope = self.prior_slope
 
     def knows(self, key: str) -> bool:
         """Whether filter ``key``'s rate can be predicted."""

@@ -158,9 +158,16 @@ def test_running_out_of_sky_ends_with_a_clear_reason_and_keeps_the_flats(
     assert truth["wasted"] <= 2
 
 
-def test_cli_sky_with_site_and_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("utc", "variable"), [
+    (datetime(2026, 6, 21, 2, 35, tzinfo=timezone.utc), "sun_altitude_deg"),  # dawn
+    (datetime(2026, 6, 20, 23, 0, tzinfo=timezone.utc), "seconds"),  # midnight: no trend
+])
+def test_cli_sky_with_site_and_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     utc: datetime, variable: str) -> None:
+    # Vienna: the sun rises at about 02:55 UTC on 21 June.
     sim = sky_toml(tmp_path, "dawn", 180, TARGET_E / 8.0)
     monkeypatch.setenv("AUTOFLATS_SITE", "48.2,16.4,200")
+    monkeypatch.setattr("app.engine.utc_now", lambda: utc)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(["flats", "--camera", "sim", "--sky", "dawn", "--count", "3", "--out",
@@ -169,7 +176,9 @@ def test_cli_sky_with_site_and_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert code == EXIT_OK, err.getvalue()
     data = json.loads((tmp_path / "cli" / "session.json").read_text())
     assert data["site"]["latitude_deg"] == 48.2
-    assert data["filters"][0]["sky_model"]["variable"] == "sun_altitude_deg"
+    assert data["filters"][0]["sky_model"]["variable"] == variable
+    if variable == "seconds":
+        assert any("not in dawn twilight" in w for w in data["warnings"])
     assert all(len(f["flats"]) == 3 for f in data["filters"])
 
 

@@ -288,8 +288,11 @@ def _filter_flats(run: FilterRun, key: str, plan: SkyPlan, count: int,
             bias_known = len(model.bias_pairs) >= BIAS_PAIRS
         measurable = not clipped and level - model.bias_native >= MIN_MEASURABLE_SHARE * full
         if measurable:
+            had_site = model.site is not None
             model.add(key, shot.start_utc, shot.exposure_s, level,
                       probe=is_probe or abs(level - target) > 0.3 * target)
+            if had_site and model.site_rejected is not None:
+                yield run.warn(model.site_rejected)
             probe_s = None
         else:
             probe_s = _next_probe(shot.exposure_s, clipped, camera_min, e_max)
