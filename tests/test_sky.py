@@ -233,3 +233,34 @@ def test_a_wait_runs_on_the_camera_clock_and_cancel_ends_it(tmp_path: Path) -> N
         cancel.set()
         with pytest.raises(Cancelled):
             engine._execute(Wait(10.0, "test"))
+
+
+def test_a_cloudy_sky_jitter_does_not_throw_the_model(tmp_path: Path) -> None:
+    # 1.5 % frame-to-frame jitter on top of the twilight (thin cloud, seeing)
+    sim = sky_toml(tmp_path, "dusk", 120, TARGET_E / 1.2)
+    sim.write_text(sim.read_text().replace("seed = 5", "seed = 5\nflux_jitter = 0.015"))
+    devices = open_devices("sim", sim_config_path=sim)
+    with devices:
+        job = JobSettings(FlatSettings(out_dir=tmp_path / "out", count=25), sky="dusk")
+        events = list(FlatJob(Rig(devices.camera), job).events())
+    assert isinstance(events[-1], SessionFinished) and events[-1].message is None
+    data = json.loads((tmp_path / "out" / "session.json").read_text())
+    frames = data["sky_frames"]
+    assert len(data["flats"]) == 25 and len(frames) <= 28
+    assert data["sky_model"]["halving_s"] == pytest.approx(120, rel=0.15)
+
+
+@pytest.mark.parametrize(("more", "message"), [
+    (("--site", "48,16"), "--site is for sky flats"),
+    (("--sky", "dusk", "--panel", "sim"), "leave out --panel"),
+    (("--sky", "dusk", "--dark-flats", "3"), "master bias"),
+    (("--sky", "dusk", "--site", "95,16"), "latitude"),
+])
+def test_the_command_line_refuses_what_sky_flats_cannot_do(
+        tmp_path: Path, more: tuple[str, ...], message: str) -> None:
+    sim = sky_toml(tmp_path, "dusk", 180, 1e5)
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = main(["flats", "--camera", "sim", "--count", "3", "--out", str(tmp_path / "x"),
+                     "--sim-config", str(sim), *more])
+    assert code == 2 and message in err.getvalue(), err.getvalue()

@@ -381,7 +381,7 @@ def _flats(args: argparse.Namespace) -> int:
 def _is_job(args: argparse.Namespace) -> bool:
     """Whether the run needs the job engine (devices, filters or dark flats)."""
     return bool(args.filters or args.wheel or args.panel or args.dark_flats
-                or args.brightness is not None or args.sky)
+                or args.brightness is not None or args.sky or args.site)
 
 
 def print_event(event: Event, scale: AduScale) -> None:
