@@ -244,8 +244,8 @@ def _filter_flats(run: FilterRun, key: str, plan: SkyPlan, count: int,
                 kappa = model.kappa(start)
                 seconds = model.seconds_until_rate(
                     key, start, wanted / collected_per_rate(kappa, limit_s))
-                if seconds is None:
-                    seconds = PROBE_WAIT_S
+                # never a zero wait (no busy loop), never beyond the model's reach
+                seconds = PROBE_WAIT_S if seconds is None else max(seconds, 1.0)
                 if not _trend_measured(model) and seconds > PROBE_WAIT_S:
                     last = model.points[-1].start if model.points else start
                     if (start - last).total_seconds() > TREND_SPAN_S:
