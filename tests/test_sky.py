@@ -264,3 +264,16 @@ def test_the_command_line_refuses_what_sky_flats_cannot_do(
         code = main(["flats", "--camera", "sim", "--count", "3", "--out", str(tmp_path / "x"),
                      "--sim-config", str(sim), *more])
     assert code == 2 and message in err.getvalue(), err.getvalue()
+
+
+def test_a_twilight_too_short_for_every_filter_is_shared_fairly(tmp_path: Path) -> None:
+    # Three narrowband filters share one window (their throughputs are alike) in a
+    # fast dusk with a slow readout: 20 flats each do not fit.
+    sim = sky_toml(tmp_path, "dusk", 90, TARGET_E / 1.5 / 0.010, readout_s=3.0)
+    events, data, truth = run_sky(tmp_path, sim, "dusk", 20, ("Ha", "OIII", "SII"),
+                                  max_exposure_s=30.0)
+    finished = events[-1]
+    assert isinstance(finished, SessionFinished) and "shared" in (finished.message or "")
+    got = {f["filter"]: len(f["flats"]) for f in data["filters"]}
+    assert min(got.values()) >= 10 and max(got.values()) - min(got.values()) <= 6, got
+    assert truth["worst_error_in_tolerances"] <= 1.0 and truth["wasted"] <= 3

@@ -177,7 +177,10 @@ def sky_sequence(plan: SkyPlan, count: int,
             yield Notice(f"filter {name}")
             yield MoveFilter(name)
             timeline.moved = True
-        outcome = yield from _filter_flats(run, keys[name], plan, count, model, timeline)
+        later = [keys[n] for n in order[order.index(name) + 1:]]
+        planner = _Planner(model, later, plan, run, timeline) if later else None
+        outcome = yield from _filter_flats(run, keys[name], plan, count, model, timeline,
+                                           planner)
         outcome.name = name
         outcomes.append(outcome)
         status = "completed" if outcome.reason is None else "out of sky"
@@ -198,8 +201,71 @@ def _key(name: str | None) -> str:
     return (name or "sky").casefold()
 
 
+@dataclass(slots=True)
+class _Planner:
+    """How many flats the current filter should take so that the later ones get as many.
+
+    When the twilight is too short for ``count`` flats of every filter (their windows
+    overlap: three narrowband filters at dusk), the filters share it: a common cap
+    that maximises the smallest number of flats any filter gets, found by playing the
+    rest of the twilight forward on the model (exposures, gaps, waits, moves).
+    """
+
+    model: TwilightModel
+    later: list[str]
+    plan: SkyPlan
+    run: FilterRun
+    timeline: _Timeline
+
+    def cap(self, key: str, start: datetime, count: int, done: int) -> int:
+        """The flats ``key`` should end with (at most ``count``)."""
+        keys = [key, *self.later]
+        if not all(self.model.knows(k) for k in keys):
+            return count
+        best_cap, best_min = count, -1
+        for cap in range(count, done - 1, -1):
+            got = self._play(keys, start, cap, done)
+            if min(got) > best_min:
+                best_cap, best_min = cap, min(got)
+            if best_min >= cap:
+                break  # nobody does better with a lower cap
+        return max(best_cap, done)
+
+    def _play(self, keys: list[str], start: datetime, cap: int, done: int) -> list[int]:
+        model, e_min, e_max = self.model, self.run.plan.min_exposure_s, self.run.plan.max_exposure_s
+        wanted = self.run.steering.aim.target_native - model.bias_native
+        gap = self.timeline.gap_s()
+        move = self.timeline.move_extra[-1] if self.timeline.move_extra else gap
+        t, got = start, []
+        for index, key in enumerate(keys):
+            n = done if index == 0 else 0
+            if index:
+                t += timedelta(seconds=move)
+            waited = 0.0
+            while n < cap:
+                e = model.exposure(key, t, wanted)
+                if e is None:
+                    break
+                if e_min <= e <= e_max:
+                    t += timedelta(seconds=e + gap)
+                    n += 1
+                    continue
+                if (e < e_min) != self.plan.dusk:
+                    break  # out of sky for good
+                limit = e_min * INSIDE_LIMITS if e < e_min else e_max / INSIDE_LIMITS
+                rate = wanted / collected_per_rate(model.kappa(t), limit)
+                seconds = model.seconds_until_rate(key, t, rate)
+                if seconds is None or waited + seconds > self.plan.max_wait_s:
+                    break
+                waited += max(seconds, 1.0)
+                t += timedelta(seconds=max(seconds, 1.0))
+            got.append(n)
+        return got
+
+
 def _filter_flats(run: FilterRun, key: str, plan: SkyPlan, count: int,
-                  model: TwilightModel, timeline: _Timeline) -> Procedure:
+                  model: TwilightModel, timeline: _Timeline,
+                  planner: _Planner | None = None) -> Procedure:
     """One filter's flats; returns its :class:`SkyOutcome`."""
     e_min, e_max = run.plan.min_exposure_s, run.plan.max_exposure_s
     camera_min = run.camera.controls.exposure_s.minimum
@@ -217,8 +283,14 @@ def _filter_flats(run: FilterRun, key: str, plan: SkyPlan, count: int,
     bias_known = (run.settings.bias_hint_native is not None
                   or len(model.bias_pairs) >= BIAS_PAIRS)
     previous: tuple[object, float, float] | None = None  # (sample, mean, exposure)
-    while saved < count:
+    cap: int | None = None
+    while saved < (count if cap is None else cap):
         start = timeline.next_start()
+        if planner is not None and cap is None and saved > run.done_before and start:
+            cap = planner.cap(key, start, count, saved)  # the model knows this filter now
+            if cap < count:
+                yield Notice(f"the twilight is too short for {count} flats of every filter: "
+                             f"{label} takes {cap} so the filters after it get as many")
         wanted = target - model.bias_native
         predicted: float | None = None
         exposure = None
@@ -346,7 +418,9 @@ def _filter_flats(run: FilterRun, key: str, plan: SkyPlan, count: int,
                 waited_s += seconds
                 yield from _wait(seconds, f"the sky is out of range for {label}", saved, count)
                 timeline.pending_s += seconds
-    return SkyOutcome(None, saved - run.done_before, count, last_exposure)
+    reason = (None if cap is None or cap >= count else
+              f"the twilight is too short for {count} flats of every filter (shared)")
+    return SkyOutcome(None, saved - run.done_before, count, last_exposure, reason)
 
 
 def _bias_from_pair(run: FilterRun, model: TwilightModel, shot: Shot,
