@@ -19,7 +19,10 @@ measured gap (readout and overheads) and any wait.
   sensitive first, while the sky is bright; dawn: most sensitive first), throughput
   from the wheel's table when known, else guessed from the names (narrowband <
   colour < luminance); a filter that is done or out of sky hands over to the next,
-  whose first exposure the model predicts from the throughput ratio.
+  whose first exposure the model predicts from the throughput ratio. When the
+  twilight is too short for every filter's count (windows that overlap, a slow
+  readout), the filters share it: each takes a common cap that maximises the fewest
+  flats any filter gets, played forward on the model (:class:`_Planner`).
 - session.json: every frame's predicted and measured level in ``sky_frames`` and
   the model in ``sky_model`` (the filter's section, or the top level for one filter).
 """
