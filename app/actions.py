@@ -114,7 +114,15 @@ class AskUser:
     message: str
 
 
-Action = Expose | SaveFrame | SetBrightness | SetLight | SetCover | MoveFilter | AskUser
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Let ``seconds`` pass on the camera's clock (cancel ends it); the result is None."""
+
+    seconds: float
+    reason: str = ""
+
+
+Action = Expose | SaveFrame | SetBrightness | SetLight | SetCover | MoveFilter | AskUser | Wait
 
 #: a procedure: yields actions (getting their results) and events; returns a value
 Procedure = Generator[Action | Event, Any, Any]

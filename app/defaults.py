@@ -27,3 +27,5 @@ MAX_FLAT_EXPOSURE_S = 10.0
 COVER_TIMEOUT_S = 30.0
 #: how long a filter wheel may take to arrive, s
 WHEEL_TIMEOUT_S = 60.0
+#: the shortest sky flat unless --min-exposure says otherwise, s (shutter effects)
+SKY_MIN_EXPOSURE_S = 1.0

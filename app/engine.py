@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from app.actions import (
     SetCover,
     SetLight,
     Shot,
+    Wait,
 )
 from app.adu import AduScale
 from app.events import (
@@ -102,6 +104,8 @@ class Engine:
         self._write_failed = False
         self._finished = False
         self._started = time.monotonic()
+        #: frames are stamped on the camera's clock (simulated time in tests)
+        self._utc0, self._clock0 = utc_now(), rig.camera.clock.monotonic()
         self._expected = 0
         #: frames handed to the writer in this run
         self.submitted = 0
@@ -144,7 +148,7 @@ class Engine:
                 return stop.value
             error, result = None, None
             if isinstance(item, Expose | SaveFrame | SetBrightness | SetLight | SetCover
-                          | MoveFilter | AskUser):
+                          | MoveFilter | AskUser | Wait):
                 try:
                     result = self._execute(item)
                 except (DeviceError, SessionFailure) as failure:
@@ -168,6 +172,13 @@ class Engine:
             if rig.wheel is None:
                 raise SessionFailure("no filter wheel: give --wheel to take flats per filter")
             return rig.wheel.move_to_filter(action.name, WHEEL_TIMEOUT_S)
+        if isinstance(action, Wait):
+            clock, left = rig.camera.clock, action.seconds
+            while left > 0:  # in short steps so cancel stays quick
+                clock.sleep(min(left, 0.5))
+                left -= 0.5
+                self.check_cancel()
+            return None
         if isinstance(action, AskUser):
             if self._ask_user is None:
                 raise SessionFailure(f"{action.message}, then run again with --yes")
@@ -198,7 +209,7 @@ class Engine:
         camera = self.rig.camera
         frame = self._pool.acquire(self.cancel)
         try:
-            start_utc = utc_now()
+            start_utc = self._utc0 + timedelta(seconds=camera.clock.monotonic() - self._clock0)
             taken = camera.capture(action.exposure_s, cancel=self.cancel, out=frame)
             frame = taken.frame
             info = camera.info

@@ -24,6 +24,7 @@ from app.plan import check_output_folder, plan_session
 from app.procedures.context import FilterRun
 from app.procedures.search import history_key
 from app.procedures.sequence import FilterOutcome, SequencePlan, filter_sequence
+from app.procedures.sky_flats import SkyOutcome, SkyPlan, sky_sequence
 from app.record import SESSION_FILE, SessionRecord
 from app.resume import ResumeState
 from app.rig import Rig
@@ -34,10 +35,12 @@ from app.session import (
     record_fields,
 )
 from app.settings import FlatSettings, SettingsError
+from app.sky_model import Site
 from app.steering import Steering
 
 MIN_FLAT_EXPOSURE_S = defaults.MIN_FLAT_EXPOSURE_S
 MAX_FLAT_EXPOSURE_S = defaults.MAX_FLAT_EXPOSURE_S
+SKY_MIN_EXPOSURE_S = defaults.SKY_MIN_EXPOSURE_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,11 @@ class JobSettings:
     dark_count: int = 0
     max_flat_exposure_s: float = MAX_FLAT_EXPOSURE_S
     open_cover_at_end: bool = False
+    #: sky flats: "dusk" or "dawn" (None: a panel or a steady light)
+    sky: str | None = None
+    site: Site | None = None
+    #: relative throughput per filter name, when known (the simulated wheel's table)
+    throughput: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
         """Refuse a job no rig could run."""
@@ -62,6 +70,14 @@ class JobSettings:
             raise SettingsError(f"dark flats {self.dark_count} is out of range; use 0..1000")
         if isinstance(self.brightness, str) and self.brightness != "auto":
             raise SettingsError(f"brightness {self.brightness!r}: use auto or a level")
+        if self.sky is not None:
+            if self.sky not in ("dusk", "dawn"):
+                raise SettingsError(f"--sky {self.sky!r}: use dusk or dawn")
+            if self.dark_count:
+                raise SettingsError("sky flats change exposure every frame: take a master "
+                                    "bias instead of --dark-flats")
+            if self.brightness is not None:
+                raise SettingsError("--brightness is for a panel; sky flats use the sky")
         if not 0 < self.max_flat_exposure_s <= 3600:
             raise SettingsError("max flat exposure must be in (0, 3600] s")
 
@@ -106,6 +122,8 @@ class FlatJob:
     def _body(self) -> Generator[Event, None, float | None]:
         job, cam, engine = self.job, self.rig.camera, self.engine
         settings = job.flats
+        if job.sky is not None and settings.min_exposure_s is None:
+            settings = replace(settings, min_exposure_s=SKY_MIN_EXPOSURE_S)
         filters = self.ordered_filters()
         auto = job.brightness == "auto"
         window = (settings.min_exposure_s or MIN_FLAT_EXPOSURE_S, job.max_flat_exposure_s)
@@ -136,6 +154,11 @@ class FlatJob:
             "count": settings.count, "dark_flat_count": job.dark_count,
             "brightness_mode": "auto" if auto else job.brightness,
         }
+        if job.sky is not None:
+            site = job.site
+            extra |= {"sky": job.sky, "site": None if site is None else {
+                "latitude_deg": site.latitude_deg, "longitude_deg": site.longitude_deg,
+                "elevation_m": site.elevation_m}}
         if not filters:
             extra["filter"] = settings.filter_name
             if job.dark_count:
@@ -187,8 +210,13 @@ class FlatJob:
                                 darks_done=tuple(float(d["exposure_s"]) for d in
                                                  (previous or {}).get("dark_flats") or []))
         panel_facts = self.rig.panel.info if self.rig.panel is not None else None
-        procedure = filter_sequence(sequence, panel_facts, filter_run, remembered_level)
-        outcomes: list[FilterOutcome] = yield from engine.drive(procedure)
+        if job.sky is not None:
+            sky = SkyPlan(dusk=job.sky == "dusk", filters=filters or (None,),
+                          throughput=job.throughput, site=job.site)
+            procedure = sky_sequence(sky, settings.count, filter_run)
+        else:
+            procedure = filter_sequence(sequence, panel_facts, filter_run, remembered_level)
+        outcomes: list[FilterOutcome | SkyOutcome] = yield from engine.drive(procedure)
         exposures = [o.exposure_s for o in outcomes if o.exposure_s is not None]
         if not exposures:
             raise SessionFailure("no flats were taken")

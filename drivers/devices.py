@@ -25,6 +25,7 @@ from drivers.panel_registry import list_panels, open_panel
 from drivers.panel_sim import SimulatedPanel
 from drivers.registry import list_cameras, open_camera
 from drivers.sim_rig import RigLight, load_rig_tables
+from drivers.sim_sky import SkyLight, load_sky_table
 from drivers.simulator import SimulatedCamera
 from drivers.wheel import FilterWheel
 from drivers.wheel_registry import list_wheels, open_wheel
@@ -90,7 +91,11 @@ def open_devices(camera_id: str, *, panel: str | None = None, wheel: str | None 
                     if panel else None)
     wheel_device = (open_wheel(wheel, sim_config=wheel_config, clock=clock)
                     if wheel else None)
-    if isinstance(camera, SimulatedCamera):
+    sky = load_sky_table(sim_config_path) if isinstance(camera, SimulatedCamera) else None
+    if isinstance(camera, SimulatedCamera) and sky is not None:  # the twilight sky
+        sim_wheel = wheel_device if isinstance(wheel_device, SimulatedWheel) else None
+        camera.set_light(SkyLight(sky, camera.clock, sim_wheel))
+    elif isinstance(camera, SimulatedCamera):
         sim_panel = panel_device if isinstance(panel_device, SimulatedPanel) else None
         sim_wheel = wheel_device if isinstance(wheel_device, SimulatedWheel) else None
         if sim_panel is not None or sim_wheel is not None:

@@ -20,7 +20,7 @@ from drivers.tomlload import load_toml
 
 SIM_CONFIG_ENV = "AUTOFLATS_SIM_CONFIG"
 #: tables of a sim config file that describe the rig, not the camera (drivers.sim_rig)
-RIG_TABLE_NAMES = ("panel", "wheel")
+RIG_TABLE_NAMES = ("panel", "wheel", "sky")
 #: the fixed pattern's default seed: one simulated sensor, the same in every run
 DEFAULT_PATTERN_SEED = 7919
 #: the response is within this share of linear below ``linear_limit``

@@ -153,12 +153,12 @@ class SimulatedDslr(SimulatedCamera):
                 f"{', '.join(map(str, self._isos))}")
         self._use_iso(gain)
 
-    def true_mean_native(self, exposure_s: float) -> float:
+    def true_mean_native(self, exposure_s: float, flux_e_s: float | None = None) -> float:
         """Hidden truth: the noise-free mean at ``exposure_s`` (ISO in the config)."""
         saved = self._gain
         self._gain = 0  # the config already holds this ISO's e-/ADU
         try:
-            return super().true_mean_native(exposure_s)
+            return super().true_mean_native(exposure_s, flux_e_s)
         finally:
             self._gain = saved
 

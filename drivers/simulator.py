@@ -90,7 +90,12 @@ class SimLight(Protocol):
     """A light source for the simulated rig (a panel behind a filter, the sky)."""
 
     def flux_e_s(self) -> float:
-        """Photo-electrons/s per pixel at the field centre (mono or green pixel), now."""
+        """Photo-electrons/s per pixel at the field centre (mono or green pixel), now.
+
+        A light whose flux changes during a frame (the twilight sky) may also offer
+        ``mean_flux_e_s(start_s, duration_s)``: its mean over the integration window
+        (camera clock seconds); the camera then uses that instead.
+        """
 
 
 class SimulatedCamera(Camera):
@@ -186,16 +191,17 @@ class SimulatedCamera(Camera):
             self._light = light
 
     # -- truth, for tests and benchmarks only ------------------------------------
-    def true_mean_native(self, exposure_s: float) -> float:
+    def true_mean_native(self, exposure_s: float, flux_e_s: float | None = None) -> float:
         """The noise-free whole-frame mean (native ADU) at an applied ``exposure_s``.
 
         Linear and unclipped, without drift, jitter or flicker; the hidden exposure
-        offset is included. Hidden truth: tests use it to judge the solver; the
-        solver never calls it.
+        offset is included. ``flux_e_s``: at this (mean) flux instead of the light's
+        now. Hidden truth: tests use it to judge the solver; the solver never calls it.
         """
         _, row_means = self._pattern(self.binning)
         integration_s = exposure_s + self.config.exposure_offset_s
-        rate = self._base_flux_e_s() * self.binning**2
+        flux = self._base_flux_e_s() if flux_e_s is None else flux_e_s
+        rate = flux * self.binning**2
         electrons = float(row_means.mean()) * rate * integration_s
         electrons += self.config.dark_current_e_s * self.binning**2 * integration_s
         return self.config.bias_native(self.offset) + electrons / self.config.e_per_adu_at(
@@ -239,6 +245,10 @@ class SimulatedCamera(Camera):
             self._check_connected()
         applied_s = sim_physics.exposure_on_grid(self.config, exposure_s)
         now = self.clock.monotonic()
+        mean_flux = getattr(self._light, "mean_flux_e_s", None)
+        if mean_flux is not None:  # a light that changes during the frame: its mean
+            base_flux = self._checked_flux(
+                mean_flux(now, applied_s + self.config.exposure_offset_s))
         exposure = _Exposure(
             number=number,
             exposure_s=applied_s,
@@ -327,7 +337,11 @@ class SimulatedCamera(Camera):
         """The light at the field centre now (e-/s per unbinned mono/green pixel)."""
         if self._light is None:
             return self.config.flux_e_s
-        flux = float(self._light.flux_e_s())
+        return self._checked_flux(self._light.flux_e_s())
+
+    @staticmethod
+    def _checked_flux(value: float) -> float:
+        flux = float(value)
         if not (math.isfinite(flux) and flux >= 0):
             raise CameraError(
                 f"the simulated light gave {flux!r} e-/s; it must be a finite number >= 0"
@@ -339,9 +353,10 @@ class SimulatedCamera(Camera):
         cfg = self.config
         integration_s = exposure.exposure_s + cfg.exposure_offset_s
         drift = cfg.faults.flux_drift_per_s
-        if drift:
-            mid_s = exposure.started_s + integration_s / 2 - self._opened_at_s
-            base_flux *= math.exp(drift * mid_s)
+        if drift:  # the exponential's exact mean over the integration window
+            start_s = exposure.started_s - self._opened_at_s
+            u = drift * integration_s
+            base_flux *= math.exp(drift * start_s) * (math.expm1(u) / u if u else 1.0)
         if cfg.flux_jitter:
             base_flux *= max(float(self._rng.normal(1.0, cfg.flux_jitter)), 1e-6)
         flicker = sim_physics.flicker_rows(cfg.faults, exposure.started_s, integration_s,

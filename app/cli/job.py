@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from app.adu import AduScale
 from app.events import FinishReason, SessionFinished
@@ -15,7 +17,9 @@ from app.job import MAX_FLAT_EXPOSURE_S, FlatJob, JobSettings
 from app.resume import ResumeState, check_same_camera
 from app.rig import Rig
 from app.settings import FlatSettings, SettingsError
+from app.sky_model import Site, SiteError
 from drivers.devices import open_devices
+from drivers.wheel_sim import SimulatedWheel
 
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
 
@@ -51,6 +55,23 @@ def ask_on_terminal(assume_yes: bool) -> Callable[[str, threading.Event], None]:
     return ask
 
 
+SITE_ENV = "AUTOFLATS_SITE"
+
+
+def _site(args: argparse.Namespace) -> Site | None:
+    """--site, else $AUTOFLATS_SITE, else None (the sky's trend alone)."""
+    text = args.site if args.site is not None else os.environ.get(SITE_ENV)
+    if args.site is not None and args.sky is None:
+        raise SettingsError("--site is for sky flats: add --sky dusk or --sky dawn")
+    if not text or args.sky is None:
+        return None
+    try:
+        return Site.parse(text)
+    except SiteError as error:
+        source = "--site" if args.site is not None else f"${SITE_ENV}"
+        raise SettingsError(f"{source}: {error}") from None
+
+
 def is_job_record(record: dict[str, object]) -> bool:
     """Whether a session.json was written by a job (devices, filters or dark flats)."""
     return any(key in record for key in ("filters", "dark_flat_count", "panel", "wheel"))
@@ -83,11 +104,13 @@ def run_job_cli(args: argparse.Namespace, settings: FlatSettings, camera_id: str
     filters = _filters(args.filters)
     if filters and not args.wheel:
         raise SettingsError("--filters needs --wheel (sim, or zwo for a ZWO EFW)")
+    if args.sky and args.panel:
+        raise SettingsError("--sky takes flats of the sky: leave out --panel")
     job = JobSettings(
         flats=settings, filters=filters, brightness=_brightness(args.brightness),
         dark_count=args.dark_flats,
         max_flat_exposure_s=args.max_flat_exposure or MAX_FLAT_EXPOSURE_S,
-        open_cover_at_end=args.open_cover)
+        open_cover_at_end=args.open_cover, sky=args.sky, site=_site(args))
     devices = open_devices(camera_id, panel=args.panel, wheel=args.wheel,
                            sim_config_path=args.sim_config)
     cancel = threading.Event()
@@ -104,6 +127,10 @@ def run_job_cli(args: argparse.Namespace, settings: FlatSettings, camera_id: str
             if resume is not None:
                 check_same_camera(resume.record, devices.camera.info)
             rig = Rig(devices.camera, devices.panel, devices.wheel)
+            if job.sky and isinstance(devices.wheel, SimulatedWheel):
+                wheel = devices.wheel.config  # the simulated wheel's known throughput
+                job = replace(job, throughput=dict(zip(wheel.filters, wheel.throughput,
+                                                       strict=True)))
             runner = FlatJob(rig, job, cancel=cancel, history=history, camera_id=camera_id,
                              record_extra=extra, ask_user=ask_on_terminal(args.yes),
                              resume=resume)

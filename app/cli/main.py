@@ -150,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     flats.add_argument("--dark-flats", type=_whole_number("dark flats"), default=0,
                        metavar="M", help="M dark flats at each distinct flat exposure, "
                        "the light off (DIR/darkflats/)")
+    flats.add_argument("--sky", choices=("dusk", "dawn"), default=None,
+                       help="sky flats of the twilight: each frame's exposure predicted "
+                       "from a model of the sky (flats of 1 s or more unless --min-exposure)")
+    flats.add_argument("--site", default=None, metavar="LAT,LON[,ELEV_M]",
+                       help="where the scope is, for --sky (default: $AUTOFLATS_SITE; "
+                       "without it the sky's measured trend alone is used)")
     flats.add_argument("--open-cover", action="store_true",
                        help="open the panel's cover again when the job is done")
     flats.add_argument("--yes", action="store_true",
@@ -385,7 +391,7 @@ def _flats(args: argparse.Namespace) -> int:
 def _is_job(args: argparse.Namespace) -> bool:
     """Whether the run needs the job engine (devices, filters or dark flats)."""
     return bool(args.filters or args.wheel or args.panel or args.dark_flats
-                or args.brightness is not None)
+                or args.brightness is not None or args.sky or args.site)
 
 
 def print_event(event: Event, scale: AduScale) -> None:
