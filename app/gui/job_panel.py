@@ -201,9 +201,9 @@ class JobPanel(QGroupBox):
         return int(data) if data is not None else 0
 
     def wants_job(self) -> bool:
-        """Whether the whole job runs (a panel, a wheel, filters or dark flats chosen)."""
+        """Whether the whole job runs (a panel, wheel, filters, brightness or dark flats)."""
         return bool(self.panel_spec() or self.wheel_spec() or self.filterTable.chosen()
-                    or self.darkFlatsSpin.value())
+                    or self.darkFlatsSpin.value() or self.brightness() is not None)
 
     def job_settings(self, flats: FlatSettings) -> JobSettings:
         """The job; raises SettingsError saying what to change."""
