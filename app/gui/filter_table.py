@@ -10,7 +10,10 @@ from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTable
 
 from app.gui.job_worker import FilterRow
 
-COLUMNS = ("Filter", "Flats", "Brightness", "Exposure", "Status", "Done")
+COLUMNS = ("Filter", "Flats", "Level", "Exposure", "Status", "Done")
+#: what each column means (header tooltips)
+TIPS = ("Tick the filters to take", "Flats written / asked for", "Panel brightness used",
+        "Flat exposure found", "pending, running, completed or failed", "✓ = every flat written")
 NAME, FLATS, BRIGHTNESS, EXPOSURE, STATUS, DONE = range(len(COLUMNS))
 DONE_MARK = "✓"
 
@@ -26,10 +29,15 @@ class FilterTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setToolTip("The wheel's filters: tick the ones to take flats for (in wheel "
                         "order). Narrowband filters get more light or longer exposures.")
+        for column, tip in enumerate(TIPS):
+            head = self.horizontalHeaderItem(column)
+            if head is not None:
+                head.setToolTip(tip)
         header = self.horizontalHeader()
         if header is not None:
             header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-            header.setStretchLastSection(True)
+            header.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.Stretch)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         vertical = self.verticalHeader()
         if vertical is not None:
             vertical.hide()

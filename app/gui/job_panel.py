@@ -128,6 +128,7 @@ class JobPanel(QGroupBox):
         self.set_wheels(())
         self.refresh_screens()
         self.panelCombo.currentIndexChanged.connect(self._update_visibility)
+        self.panelCombo.currentIndexChanged.connect(lambda *_: self.panelStateLabel.setText("—"))
         self.brightnessCombo.currentIndexChanged.connect(self._update_visibility)
         self._update_visibility()
 

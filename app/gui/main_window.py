@@ -262,6 +262,8 @@ class MainWindow(QMainWindow):
         self.panelStateLabel = control.panel.panelStateLabel
         control.log.connect(self.log)
         control.cancelRequested.connect(self.cancel)
+        control.question.asked.connect(
+            lambda message: self.statusLabel.setText(f"Waiting for you: {message}"))
         return control.panel
 
     def _build_run_group(self) -> RunPanel:

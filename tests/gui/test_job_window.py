@@ -129,6 +129,7 @@ def test_the_hand_cover_question_waits_and_ok_goes_on(
     box = control.questionBox
     assert box is not None and box.isVisible() and box.isModal()
     assert "cover the scope" in box.text().lower()
+    assert window.statusLabel.text().startswith("Waiting for you: cover the scope")
     qtbot.wait(100)  # the worker waits for the answer: nothing finishes meanwhile
     assert window.is_running() and window.last_finished is None
     assert not list((tmp_path / "flats").rglob("darkflats/*.fits"))
