@@ -108,7 +108,11 @@ def filter_rows(record: SessionRecord, one_filter_name: str) -> FilterRows:
     return FilterRows(rows, len(data.get("dark_flats") or ()))
 
 
-def describe_panel(panel: LightPanel | None) -> str:
+#: the lighting procedure's notices just before it moves the cover (it then waits)
+COVER_MOVE_NOTICES = ("closing the panel", "opening the cover")
+
+
+def describe_panel(panel: LightPanel | None, *, cover_moving: bool = False) -> str:
     """The panel's light and cover in a few words (reads the cover on this thread)."""
     if panel is None:
         return "no panel: cover the scope by hand for dark flats"
@@ -116,7 +120,9 @@ def describe_panel(panel: LightPanel | None) -> str:
     if panel.info.has_light:
         parts.append(f"light on, level {panel.brightness}" if panel.light_is_on
                      else "light off")
-    if panel.info.has_cover:
+    if panel.info.has_cover and cover_moving:
+        parts.append("cover moving")
+    elif panel.info.has_cover:
         try:
             state = panel.cover_state()
         except DeviceError as error:
@@ -231,7 +237,8 @@ def _run(request: JobRequest, devices: Devices, cancel: threading.Event,
         if now - last_read >= RIG_READ_INTERVAL_S or isinstance(event, Notice
                                                                  | SessionFinished):
             last_read = now
-            text = describe_panel(devices.panel)
+            moving = isinstance(event, Notice) and event.message.startswith(COVER_MOVE_NOTICES)
+            text = describe_panel(devices.panel, cover_moving=moving)
             if text != last_rig:
                 last_rig = text
                 yield RigStatus(text)

@@ -204,3 +204,39 @@ def _left() -> Any:
     from PyQt6.QtCore import Qt
 
     return Qt.MouseButton.LeftButton
+
+
+def test_the_panel_state_follows_the_job(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(sim_config=rig_toml(tmp_path), count=2)
+    choose(window, qtbot, panel="sim", wheel=None, filters=[], brightness=BRIGHTNESS_AUTO)
+    seen: list[str] = []
+    original = window.jobControl.render
+
+    def recording(item: object) -> bool:
+        handled = original(item)
+        seen.append(window.panelStateLabel.text())
+        return handled
+
+    window.jobControl.render = recording  # type: ignore[method-assign]
+    run_to_end(qtbot, window, JOB_TIMEOUT_MS)
+    assert window.last_finished is not None
+    assert window.last_finished.reason is FinishReason.COMPLETED
+    states = [s for i, s in enumerate(seen) if i == 0 or s != seen[i - 1]]  # changes only
+    moving = [i for i, s in enumerate(states) if "cover moving" in s]
+    lit = [i for i, s in enumerate(states) if "light on, level" in s and "cover closed" in s]
+    assert moving and lit and moving[0] < lit[0], states
+    assert "light off" in states[-1] and "cover closed" in states[-1]
+
+
+def test_a_panel_that_cannot_be_opened_is_reported_and_the_window_survives(
+        make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(sim_config=rig_toml(tmp_path), count=2)
+    choose(window, qtbot, panel="alnitak", wheel=None, filters=[])
+    window.jobPanel.panelPortEdit.setText(str(tmp_path / "no-such-port"))
+    assert window.jobPanel.panel_spec() == f"alnitak:{tmp_path / 'no-such-port'}"
+    run_to_end(qtbot, window, JOB_TIMEOUT_MS)
+    finished = window.last_finished
+    assert finished is not None and finished.reason is FinishReason.FAILED
+    assert "could not open the rig" in window.banner_text().lower()
+    assert "no-such-port" in window.banner_text()
+    assert window.autoFlatsButton.isEnabled() and not window.is_running()
