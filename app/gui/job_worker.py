@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from app.engine import one_line
 from app.events import (
     Event,
     ExposureSolved,
@@ -201,8 +202,8 @@ def run_job_worker(request: JobRequest, cancel: threading.Event,
     try:
         devices = open_rig(request)
         devices.__enter__()
-    except (DeviceError, SettingsError, OSError, ValueError) as error:
-        message = f"could not open the rig: {error}"
+    except Exception as error:  # any failure to open ends the run with a finish, not a hang
+        message = f"could not open the rig: {one_line(error)}"
         yield SessionError(message)
         yield SessionFinished(FinishReason.FAILED, message, None, (), None)
         return
