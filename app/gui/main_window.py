@@ -564,9 +564,9 @@ class MainWindow(QMainWindow):
             if len(self._saved) > self.progressBar.maximum():
                 self.progressBar.setMaximum(len(self._saved))
             self.progressBar.setValue(len(self._saved))
-            kind = "dark flat" if item.image_type == "DARK" else "flat"
-            self.log(f"{kind} {item.index}/{item.count}: {item.path.name} (mean "
-                     f"{item.mean_native:.1f} native)")
+            number = (f"dark flat {item.index}" if item.image_type == "DARK"
+                      else f"flat {item.index}/{item.count}")
+            self.log(f"{number}: {item.path.name} (mean {item.mean_native:.1f} native)")
             if self._captured >= self._count and not self._cancel_set():
                 self.statusLabel.setText(f"Writing: {len(self._saved)} of {item.count} "
                                          "written")
