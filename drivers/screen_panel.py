@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from drivers.clock import Clock
@@ -47,6 +47,36 @@ def check_tint(r: float, g: float, b: float) -> tuple[float, float, float]:
         raise PanelValueError(f"tint {tint} is not allowed; use r, g, b multipliers in 0..1, "
                               "at least one above 0 (1, 1, 1 = white)")
     return tint
+
+
+#: the weakest multiplier a balanced tint may use (one 8-bit step of full white)
+TINT_MIN = 1 / SCREEN_LEVEL_MAX
+
+
+def balanced_tint(tint: tuple[float, float, float], channel_means_native: Mapping[str, float],
+                  bias_native: float, gamma: float = 2.2) -> tuple[float, float, float]:
+    """The tint that brings the R, G and B signals of a colour frame together.
+
+    A screen's light per channel goes as (level × multiplier)^gamma, so a channel
+    whose signal above the bias is s_c needs its multiplier scaled by
+    (s_ref / s_c)^(1/gamma); the result is normalised so the strongest multiplier is 1
+    (the level then sets the brightness). An exact gamma balances in one step; one
+    too high converges over a few (repeat until the channels agree); one below half the
+    true gamma overshoots and diverges, so err high (screens: 2.2 or more).
+    """
+    signals = []
+    for channel in "RGB":
+        if channel not in channel_means_native:
+            raise ValueError(f"no {channel} mean: the tint is for colour (Bayer) frames")
+        signals.append(channel_means_native[channel] - bias_native)
+    if min(signals) <= 0 or not 0.1 <= gamma <= 10:
+        raise ValueError("a channel has no signal above the bias (or gamma is not 0.1..10); "
+                         "raise the level before balancing the tint")
+    weakest = min(signals)
+    raw = [t * (weakest / s) ** (1 / gamma) for t, s in zip(tint, signals, strict=True)]
+    top = max(raw)
+    r, g, b = (max(TINT_MIN, x / top) for x in raw)
+    return (r, g, b)
 
 
 class ScreenPanel(LightPanel):
@@ -111,4 +141,4 @@ class ScreenPanel(LightPanel):
         self._send()
 
 
-__all__ = ["SCREEN_LEVEL_MAX", "ScreenPanel", "ScreenState", "check_tint"]
+__all__ = ["SCREEN_LEVEL_MAX", "ScreenPanel", "ScreenState", "balanced_tint", "check_tint"]

@@ -16,7 +16,7 @@ from app.gui.job_panel import BRIGHTNESS_AUTO
 from app.gui.job_worker import SCREEN_SPEC
 from app.gui.screen_window import ScreenWindow, screen_panel_with_window
 from drivers.panel import PanelValueError
-from drivers.screen_panel import ScreenState
+from drivers.screen_panel import ScreenState, balanced_tint
 from tests.gui.conftest import run_to_end, write_sim
 
 pytestmark = pytest.mark.gui
@@ -111,3 +111,27 @@ def test_the_job_drives_the_screen_panel_in_brightness_mode(
     assert not seen[-1].shown  # the panel closed with the rig: the window is gone
     screen_window = window.jobControl.screenWindow
     assert screen_window is not None and not screen_window.isVisible()
+
+
+def _channel_means(tint: tuple[float, float, float], level: int, response: dict[str, float],
+                   bias: float, gamma: float) -> dict[str, float]:
+    """A colour sensor under the screen: signal = response × (level × tint)^gamma."""
+    return {c: bias + 1e4 * response[c] * (level * t / 255) ** gamma
+            for c, t in zip("RGB", tint, strict=True)}
+
+
+@pytest.mark.parametrize("model_gamma", [2.2, 3.0])
+def test_the_balanced_tint_brings_the_channels_together(model_gamma: float) -> None:
+    response = {"R": 0.6, "G": 1.0, "B": 0.75}  # an OSC sensor under a white screen
+    tint = (1.0, 1.0, 1.0)
+    for _ in range(6):
+        means = _channel_means(tint, 200, response, 500.0, 2.2)
+        tint = balanced_tint(tint, means, 500.0, gamma=model_gamma)
+    means = _channel_means(tint, 200, response, 500.0, 2.2)
+    signals = [means[c] - 500.0 for c in "RGB"]
+    assert max(signals) / min(signals) < 1.01  # within 1 %
+    assert max(tint) == 1.0 and tint[1] < tint[2] < tint[0]  # green dimmed most
+    with pytest.raises(ValueError, match="colour"):
+        balanced_tint(tint, {"L": 1000.0}, 500.0)
+    with pytest.raises(ValueError, match="raise the level"):
+        balanced_tint(tint, {"R": 400.0, "G": 900.0, "B": 800.0}, 500.0)
