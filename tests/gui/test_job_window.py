@@ -240,3 +240,17 @@ def test_a_panel_that_cannot_be_opened_is_reported_and_the_window_survives(
     assert "could not open the rig" in window.banner_text().lower()
     assert "no-such-port" in window.banner_text()
     assert window.autoFlatsButton.isEnabled() and not window.is_running()
+
+
+def test_closing_the_window_during_the_question_cancels_and_closes(
+        make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(sim_config=rig_toml(tmp_path), count=2)
+    choose(window, qtbot, panel=None, wheel="sim", filters=["L"], darks=1)
+    qtbot.mouseClick(window.autoFlatsButton, _left())
+    qtbot.waitUntil(lambda: window.jobControl.questionBox is not None, timeout=JOB_TIMEOUT_MS)
+    window.close()  # cancels first, closes once the rig is released
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=JOB_TIMEOUT_MS)
+    finished = window.last_finished
+    assert finished is not None and finished.reason is FinishReason.CANCELLED
+    assert window.jobControl.questionBox is None
+    assert _session(tmp_path / "flats")["status"] == "cancelled"
