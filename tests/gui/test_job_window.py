@@ -254,3 +254,25 @@ def test_closing_the_window_during_the_question_cancels_and_closes(
     assert finished is not None and finished.reason is FinishReason.CANCELLED
     assert window.jobControl.questionBox is None
     assert _session(tmp_path / "flats")["status"] == "cancelled"
+
+
+def test_job_widgets_are_named_and_the_choices_are_remembered(
+        make_window: Any, qtbot: Any, tmp_path: Path, qsettings: Any) -> None:
+    from PyQt6.QtWidgets import QComboBox, QLabel, QSpinBox, QTableWidget
+
+    window = make_window(sim_config=rig_toml(tmp_path))
+    for kind, name in ((QComboBox, "panelCombo"), (QComboBox, "wheelCombo"),
+                       (QComboBox, "brightnessCombo"), (QComboBox, "screenCombo"),
+                       (QSpinBox, "darkFlatsSpin"), (QSpinBox, "brightnessSpin"),
+                       (QTableWidget, "filterTable"), (QLabel, "panelStateLabel")):
+        assert window.findChild(kind, name) is not None, name
+    panels = [window.panelCombo.itemData(i) for i in range(window.panelCombo.count())]
+    assert {None, "sim", "alnitak", "pegasus", "screen"} <= set(panels)
+    choose(window, qtbot, panel="sim", wheel="sim", filters=["R", "Ha"],
+           brightness=BRIGHTNESS_AUTO, darks=5)
+    window.save_settings()
+    again = make_window(sim_config=rig_toml(tmp_path), qsettings=qsettings)
+    assert again.jobPanel.panel_spec() == "sim" and again.jobPanel.wheel_spec() == "sim"
+    assert again.jobPanel.brightness() == "auto"
+    assert again.jobPanel.darkFlatsSpin.value() == 5
+    qtbot.waitUntil(lambda: again.filterTable.chosen() == ["R", "Ha"], timeout=10_000)
