@@ -75,6 +75,7 @@ class JobControl(QObject):
             table.set_filters((), ())
             return
         wanted = table.chosen() or self.panel.wanted_filters
+        table.set_filters((), ())  # no stale names if this wheel cannot be read
 
         def names_read(names: tuple[str, ...]) -> None:
             if serial == self._wheel_serial and not sip.isdeleted(table):

@@ -3,7 +3,11 @@
 The window renders the session's events and nothing more: the session runs in
 :func:`app.gui.worker.run_session` on a worker thread (superqt ``create_worker``),
 which opens, uses and closes the camera. Cancel sets the ``threading.Event`` the
-session watches; it aborts the running exposure.
+session watches; it aborts the running exposure. When a panel, a wheel, filters, a
+brightness or dark flats are chosen, the whole job (:class:`app.job.FlatJob`) runs
+instead, in :func:`app.gui.job_worker.run_job_worker` on the rig it opens; its own
+items (filter rows, panel state) and the hand-cover question go through
+:class:`~app.gui.job_control.JobControl`.
 
 The window composes its parts: :class:`~app.gui.camera_panel.CameraPanel` (the
 picker), :class:`~app.gui.form.SettingsForm` (the settings, kept in QSettings),
