@@ -3,7 +3,11 @@
 The window renders the session's events and nothing more: the session runs in
 :func:`app.gui.worker.run_session` on a worker thread (superqt ``create_worker``),
 which opens, uses and closes the camera. Cancel sets the ``threading.Event`` the
-session watches; it aborts the running exposure.
+session watches; it aborts the running exposure. When a panel, a wheel, filters, a
+brightness or dark flats are chosen, the whole job (:class:`app.job.FlatJob`) runs
+instead, in :func:`app.gui.job_worker.run_job_worker` on the rig it opens; its own
+items (filter rows, panel state) and the hand-cover question go through
+:class:`~app.gui.job_control.JobControl`.
 
 The window composes its parts: :class:`~app.gui.camera_panel.CameraPanel` (the
 picker), :class:`~app.gui.form.SettingsForm` (the settings, kept in QSettings),
@@ -50,6 +54,8 @@ from app.events import (
 )
 from app.gui.camera_panel import ADU_TIP, CameraPanel, describe_camera
 from app.gui.form import TARGET_TIP, SettingsForm
+from app.gui.job_control import JobControl
+from app.gui.job_worker import FilterRows, run_job_worker
 from app.gui.monitor import MonitorPane
 from app.gui.options import (
     APPLICATION,
@@ -64,6 +70,7 @@ from app.gui.plots import nice_seconds
 from app.gui.run_panel import RunPanel, summary_html
 from app.gui.theme import apply_theme, theme_for
 from app.gui.worker import CameraFacts, DisplayFrame, probe_camera, run_session
+from app.job import JobSettings
 from app.plan import check_output_folder, plan_session
 from app.settings import FlatSettings, SettingsError
 from drivers.errors import CameraError
@@ -151,6 +158,8 @@ class MainWindow(QMainWindow):
         self._out_dir: Path | None = None
         self._solved: ExposureSolved | None = None
         self._started_event: SessionStarted | None = None
+        self._job: JobSettings | None = None
+        self._running_filter: str | None = None
         self.frames_received = 0
         self.frames_drawn = 0
 
@@ -176,6 +185,7 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(self._build_camera_group())
         left_layout.addWidget(self._build_settings_group())
+        left_layout.addWidget(self._build_job_group())
         left_layout.addWidget(self._build_run_group())
         left_layout.addStretch(1)
         self.nightCheck = QCheckBox("Night mode (red)")
@@ -247,6 +257,19 @@ class MainWindow(QMainWindow):
         self.toleranceSpin.valueChanged.connect(self._update_target_info)
         return form
 
+    def _build_job_group(self) -> QWidget:
+        self.jobControl = control = JobControl(self)
+        self.jobPanel = control.panel
+        self.panelCombo = control.panel.panelCombo
+        self.wheelCombo = control.panel.wheelCombo
+        self.filterTable = control.panel.filterTable
+        self.panelStateLabel = control.panel.panelStateLabel
+        control.log.connect(self.log)
+        control.cancelRequested.connect(self.cancel)
+        control.question.asked.connect(
+            lambda message: self.statusLabel.setText(f"Waiting for you: {message}"))
+        return control.panel
+
     def _build_run_group(self) -> RunPanel:
         self.runPanel = panel = RunPanel()
         self.autoFlatsButton = panel.autoFlatsButton
@@ -267,6 +290,7 @@ class MainWindow(QMainWindow):
     def _load_settings(self) -> None:
         qs, opts = self.qsettings, self.options
         self.settingsForm.load(qs, opts)
+        self.jobPanel.load(qs)
         self._wanted_camera = opts.camera or qs.value("camera") or None
         night = str(qs.value("night", "false")).lower() == "true"
         self.nightCheck.setChecked(night)
@@ -285,6 +309,7 @@ class MainWindow(QMainWindow):
         qs = self.qsettings
         qs.setValue("camera", self.current_camera_id() or "")
         self.settingsForm.save(qs)
+        self.jobPanel.save(qs)
         qs.setValue("night", "true" if self.nightCheck.isChecked() else "false")
         qs.setValue("geometry", self.saveGeometry())
         for key, splitter in self._splitters.items():
@@ -312,6 +337,7 @@ class MainWindow(QMainWindow):
             listing = list_cameras(None, hardware=False)
         self.cameraPanel.set_cameras(listing.cameras, wanted)
         self._camera_changed()
+        self.jobControl.refresh(self.sim_config_path)
         self._listing_serial += 1
         serial = self._listing_serial
         worker = create_worker(list_cameras, self.sim_config_path, _start_thread=False,
@@ -433,21 +459,26 @@ class MainWindow(QMainWindow):
                 self._start_pending = True
                 self.statusLabel.setText("Reading the camera…")
                 return False
+            job = self.jobPanel.job_settings(settings) if self.jobPanel.wants_job() else None
             plan = plan_session(self.facts, settings)
-            check_output_folder(settings.out_dir, settings.count * plan.frame_bytes)
+            files = settings.count if job is None else (
+                (settings.count + job.dark_count) * max(len(job.filters), 1))
+            check_output_folder(settings.out_dir, files * plan.frame_bytes)
         except (SettingsError, ValueError) as error:
             self._refuse(str(error))
             return False
         self.save_settings()
-        self._begin(camera_id, settings)
+        self._begin(camera_id, settings, job)
         return True
 
     def _refuse(self, message: str) -> None:
         self.statusLabel.setText(f"Not started: {message}")
         self.show_error(f"Not started: {message}.")
 
-    def _begin(self, camera_id: str, settings: FlatSettings) -> None:
+    def _begin(self, camera_id: str, settings: FlatSettings, job: JobSettings | None = None
+               ) -> None:
         self._cancel = threading.Event()
+        self._job = job
         self._saved.clear()
         self._captured = 0
         self._count = settings.count
@@ -456,15 +487,27 @@ class MainWindow(QMainWindow):
         self._started_event = None
         self._pending_frame = None
         self._last_progress = None
+        self._running_filter = None
         self.last_finished = None
         self.searchPlot.reset()
-        self.runPanel.reset(settings.count)
-        self.log(f"— start: {settings.count} flats with {camera_id} into {settings.out_dir}")
+        filters = len(job.filters) if job is not None else 0
+        self.runPanel.reset(settings.count * max(filters, 1))
+        self.log(f"— start: {settings.count} flats with {camera_id} into {settings.out_dir}"
+                 + (describe_job(job) if job is not None else ""))
         self._started_at = time.monotonic()
         self._set_running(True)
-        worker = create_worker(run_session, camera_id, settings, self._cancel,
-                               self.sim_config_path, self.historyCheck.isChecked(),
-                               _start_thread=False, _ignore_errors=True)
+        worker: Any
+        if job is None:
+            worker = create_worker(run_session, camera_id, settings, self._cancel,
+                                   self.sim_config_path, self.historyCheck.isChecked(),
+                                   _start_thread=False, _ignore_errors=True)
+        else:
+            self.jobControl.start_run(job)
+            request = self.jobControl.request(camera_id, job, self.sim_config_path,
+                                              self.historyCheck.isChecked())
+            worker = create_worker(run_job_worker, request, self._cancel,
+                                   self.jobControl.question.ask, _start_thread=False,
+                                   _ignore_errors=True)
         worker.yielded.connect(self._on_item)
         worker.errored.connect(self._on_worker_error)
         worker.finished.connect(self._on_worker_finished)
@@ -490,11 +533,14 @@ class MainWindow(QMainWindow):
         self.runPanel.set_running(running)
         self.cameraPanel.set_editable(not running)
         self.settingsForm.set_editable(not running)
+        self.jobPanel.set_editable(not running)
 
     # -- events --------------------------------------------------------------------
     @_while_alive
     def _on_item(self, item: object) -> None:
-        if isinstance(item, DisplayFrame):
+        if self.jobControl.render(item):
+            self._on_job_item(item)
+        elif isinstance(item, DisplayFrame):
             self._on_frame(item)
         elif isinstance(item, Progress):
             self._on_progress(item)
@@ -519,9 +565,12 @@ class MainWindow(QMainWindow):
             self.statusLabel.setText(f"Exposure {item.exposure_s:.4g} s: capturing flats…")
         elif isinstance(item, FlatSaved):
             self._saved.append(item)
+            if len(self._saved) > self.progressBar.maximum():
+                self.progressBar.setMaximum(len(self._saved))
             self.progressBar.setValue(len(self._saved))
-            self.log(f"flat {item.index}/{item.count}: {item.path.name} (mean "
-                     f"{item.mean_native:.1f} native)")
+            number = (f"dark flat {item.index}" if item.image_type == "DARK"
+                      else f"flat {item.index}/{item.count}")
+            self.log(f"{number}: {item.path.name} (mean {item.mean_native:.1f} native)")
             if self._captured >= self._count and not self._cancel_set():
                 self.statusLabel.setText(f"Writing: {len(self._saved)} of {item.count} "
                                          "written")
@@ -534,6 +583,19 @@ class MainWindow(QMainWindow):
             self.log(f"error: {item.message}")
         elif isinstance(item, SessionFinished):
             self._on_finished(item)
+
+    def _on_job_item(self, item: object) -> None:
+        """A new filter started: its own search plot and counts."""
+        if not isinstance(item, FilterRows):
+            return
+        running = next((r.name for r in item.rows if r.status == "running"), None)
+        if running is not None and running != self._running_filter:
+            self._running_filter = running
+            self._captured = 0
+            self.searchPlot.reset()
+            if self._started_event is not None:
+                self.searchPlot.set_target(self._started_event.target_native)
+            self.statusLabel.setText(f"Filter {running}: finding the exposure…")
 
     def _on_frame(self, item: DisplayFrame) -> None:
         self.frames_received += 1
@@ -595,7 +657,10 @@ class MainWindow(QMainWindow):
         self.last_finished = item
         self._render_latest()
         n = len(item.files)
-        if item.reason is FinishReason.COMPLETED:
+        darks = sum(1 for s in self._saved if s.image_type == "DARK")
+        if item.reason is FinishReason.COMPLETED and darks:
+            self.statusLabel.setText(f"Done: {n - darks} flats and {darks} dark flats written")
+        elif item.reason is FinishReason.COMPLETED:
             self.statusLabel.setText(f"Done: {n} flats written")
         elif item.reason is FinishReason.CANCELLED:
             self.statusLabel.setText(f"Cancelled: {n} flat(s) written are kept")
@@ -620,6 +685,7 @@ class MainWindow(QMainWindow):
     @_while_alive
     def _on_worker_finished(self) -> None:
         self._worker = None
+        self.jobControl.end_run()
         self._clock_timer.stop()
         self._set_running(False)
         self._update_target_info()
@@ -673,7 +739,20 @@ class MainWindow(QMainWindow):
                 event.ignore()
             return
         self.save_settings()
+        self.jobControl.close_screen()
         super().closeEvent(event)
+
+
+def describe_job(job: JobSettings) -> str:
+    """The job's extras for the log's start line."""
+    parts = []
+    if job.filters:
+        parts.append(f" per filter ({', '.join(job.filters)})")
+    if job.brightness is not None:
+        parts.append(f", brightness {job.brightness}")
+    if job.dark_count:
+        parts.append(f", {job.dark_count} dark flats per exposure")
+    return "".join(parts)
 
 
 def _sentence(text: str) -> str:

@@ -84,17 +84,22 @@ def make_window(qtbot: Any, tmp_path: Path, sim_toml: Path,
         options.setdefault("count", 4)
         options.setdefault("qsettings", qsettings)
         window = MainWindow(**options)
-        qtbot.addWidget(window)
+        # pytest-qt closes and deletes its widgets before fixtures tear down: a run
+        # still going (a failed test) must end first, or its finish reaches no window.
+        qtbot.addWidget(window, before_close_func=stop_run)
         window.show()
         qtbot.waitUntil(lambda: window.facts is not None, timeout=10_000)
         windows.append(window)
         return window
 
-    yield make
-    for window in windows:
+    def stop_run(window: MainWindow) -> None:
         if window.is_running():
             window.cancel()
-            qtbot.waitUntil(lambda w=window: not w.is_running(), timeout=20_000)
+            qtbot.waitUntil(lambda: not window.is_running(), timeout=20_000)
+
+    yield make
+    for window in windows:
+        stop_run(window)
 
 
 def run_to_end(qtbot: Any, window: MainWindow, timeout_ms: int = 30_000) -> None:

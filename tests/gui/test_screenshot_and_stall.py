@@ -11,8 +11,11 @@ import pytest
 
 from app.events import FinishReason
 from app.gui.app import settle_heap
+from app.gui.filter_table import DONE, DONE_MARK
+from app.gui.job_panel import BRIGHTNESS_AUTO
 from app.gui.stall_probe import LatencyProbe
 from tests.gui.conftest import run_to_end, write_sim
+from tests.gui.test_job_window import choose
 
 pytestmark = pytest.mark.gui
 
@@ -24,16 +27,31 @@ SHOT_ENV = "AUTOFLATS_SCREENSHOT"
 STALL_BOUND_MS = 400.0
 
 
+#: the README's rig: a Flip-Flat and a filter wheel around the colour simulator
+SHOT_RIG = """
+[panel]
+flux_e_s_at_max = 40000
+gamma = 2.2
+
+[wheel]
+filters = ["L", "R", "G", "B", "Ha"]
+throughput = [1.0, 0.33, 0.36, 0.30, 0.012]
+"""
+
+
 def test_screenshot(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
     sim = write_sim(tmp_path / "shot.toml", "").read_text().replace(
         "width = 256\nheight = 192", "width = 1200\nheight = 800").replace(
         "dust_count = 2", "dust_count = 6")
-    (tmp_path / "shot.toml").write_text(sim + "flux_e_s = 2500.0\n")
+    (tmp_path / "shot.toml").write_text(sim + "seed = 11\n" + SHOT_RIG)
     window = make_window(camera="sim-color", sim_config=tmp_path / "shot.toml", count=8)
-    window.resize(1400, 880)
-    run_to_end(qtbot, window)
+    window.resize(1400, 1000)
+    choose(window, qtbot, panel="sim", wheel="sim", filters=["L", "R", "G", "B", "Ha"],
+           brightness=BRIGHTNESS_AUTO, darks=3)
+    run_to_end(qtbot, window, 120_000)
     assert window.last_finished is not None
     assert window.last_finished.reason is FinishReason.COMPLETED
+    assert window.filterTable.cell_text("Ha", DONE) == DONE_MARK
     qtbot.wait(200)
     target = Path(os.environ.get(SHOT_ENV) or tmp_path / "screenshot.png")
     assert window.grab().save(str(target), "PNG")
