@@ -31,7 +31,7 @@ from app.procedures.search import (
 )
 from app.record import channels_entry
 from app.rig import PanelFacts
-from app.solver import SATURATED_FRACTION
+from app.solver import FULLY_CLIPPED_FRACTION, SATURATED_FRACTION
 from app.steering import Aim
 from drivers.base import nearest_choice
 from drivers.shutter import speed_text
@@ -126,8 +126,9 @@ def _choose_on_speeds(run: FilterRun, panel: PanelFacts, window_s: tuple[float, 
     low_s, high_s = window_s
     in_window = tuple(c for c in choices if low_s <= c <= high_s) or choices
     wanted_s = run.first_exposure_s
-    speed = nearest_choice(in_window, wanted_s if wanted_s is not None
-                           else math.sqrt(low_s * high_s))
+    # The first frame at the window's short end: a bright panel clips less often, a
+    # dim one still measures (the bias is known), and the speed then moves up.
+    speed = nearest_choice(in_window, wanted_s if wanted_s is not None else low_s)
     lo_level, hi_level = max(panel.brightness_min, 1), panel.brightness_max
     level = min(max(start_level if start_level is not None else hi_level, lo_level), hi_level)
     bias = known_bias(run)
@@ -147,6 +148,9 @@ def _choose_on_speeds(run: FilterRun, panel: PanelFacts, window_s: tuple[float, 
         seen = run.steering.level(stats)
         aim = run.steering.aim
         clipped = seen.clipped_fraction > SATURATED_FRACTION
+        # Only a mostly clipped frame says nothing but "less light"; a partly clipped
+        # one still measures (its mean understates the signal by about the share).
+        blind = seen.clipped_fraction > FULLY_CLIPPED_FRACTION
         if not clipped and abs(seen.mean_native - aim.target_native) <= aim.tolerance_native:
             yield from _window_notes(run, speed, level, window_s, lo_level, hi_level)
             yield from accept_shot(run, shot, tests, key, bias, bias)
@@ -155,17 +159,17 @@ def _choose_on_speeds(run: FilterRun, panel: PanelFacts, window_s: tuple[float, 
         if base is None and shot.shot_signal_native is not None:
             base = stats.mean_native - shot.shot_signal_native
         base = base or 0.0
-        signal = seen.mean_native - base
+        signal = (seen.mean_native - base) * (1 + seen.clipped_fraction)
         next_level, next_speed, why = level, speed, ""
-        if clipped or signal <= 0:
+        if blind or signal <= 0:
             # Speeds are exact, panel levels are not: move the speed first.
-            factor = 1 / 8 if clipped else 8.0
+            factor = 1 / 32 if blind else 8.0
             next_speed = nearest_choice(in_window, speed * factor)
             rest = factor * speed / next_speed
             next_level = int(min(max(round(level * rest), lo_level), hi_level))
             if (next_level, next_speed) == (level, speed):
                 next_speed = _step_speed(choices, speed, -9 if clipped else 9)
-            why = "clipped: less light" if clipped else "no signal: more light"
+            why = "clipped: less light" if blind else "no signal: more light"
         else:
             rates.append((level, speed, signal / speed))
             next_level, next_speed = _next_setting(rates, aim.target_native - base, in_window,
@@ -176,7 +180,7 @@ def _choose_on_speeds(run: FilterRun, panel: PanelFacts, window_s: tuple[float, 
             # Level steps are too coarse here: nudge by one step towards the target.
             step = 1 if seen.mean_native < aim.target_native else -1
             nudged = min(max(level + step, lo_level), hi_level)
-            if (nudged, speed) in tried or clipped:
+            if (nudged, speed) in tried or blind:
                 return (yield from _settle_on_level(run, shot, level, key, bias))
             next_level, next_speed = nudged, speed
         tests_done = tests + 1
