@@ -470,7 +470,7 @@ def test_registry_lists_and_opens_fake_cameras() -> None:
     sdk = FakeZwoSdk("color14")
     with z.override_sdk(sdk):
         listing = list_cameras()
-        assert [c.camera_id for c in listing.cameras] == ["sim", "sim-color", "zwo:0"]
+        assert [c.camera_id for c in listing.cameras] == ["sim", "sim-color", "sim-dslr", "zwo:0"]
         assert listing.notes == ()
         camera = open_camera("zwo:0")
         assert isinstance(camera, ZwoCamera)

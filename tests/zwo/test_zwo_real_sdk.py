@@ -84,7 +84,7 @@ def test_cli_cameras_lists_only_the_simulators(sdk_ready: None, tmp_path: Path) 
     result = _cli("cameras", "--json", cwd=ROOT)
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
-    assert [c["id"] for c in listing["cameras"]] == ["sim", "sim-color"]
+    assert [c["id"] for c in listing["cameras"]] == ["sim", "sim-color", "sim-dslr"]
     assert len(listing["notes"]) == 1 and listing["notes"][0].startswith("no ZWO camera found")
     text = _cli("cameras", cwd=ROOT)
     assert text.stdout.splitlines()[-1].startswith("note: no ZWO camera found")
