@@ -31,7 +31,7 @@ from app.procedures.search import (
 )
 from app.record import channels_entry
 from app.rig import PanelFacts
-from app.solver import SATURATED_FRACTION
+from app.solver import FULLY_CLIPPED_FRACTION, SATURATED_FRACTION
 from app.steering import Aim
 from drivers.base import nearest_choice
 from drivers.shutter import speed_text
@@ -125,14 +125,18 @@ def _choose_on_speeds(run: FilterRun, panel: PanelFacts, window_s: tuple[float, 
     choices = speed_choices(run)
     low_s, high_s = window_s
     in_window = tuple(c for c in choices if low_s <= c <= high_s) or choices
+    key = history_key(run)
+    remembered = run.history.lookup(key) if run.history is not None else None
     wanted_s = run.first_exposure_s
-    speed = nearest_choice(in_window, wanted_s if wanted_s is not None
-                           else math.sqrt(low_s * high_s))
+    if wanted_s is None and remembered is not None and start_level is not None:
+        wanted_s = remembered.exposure_s  # last time's speed with last time's level
+    # Otherwise the first frame at the window's short end: a bright panel clips less often, a
+    # dim one still measures (the bias is known), and the speed then moves up.
+    speed = nearest_choice(in_window, wanted_s if wanted_s is not None else low_s)
     lo_level, hi_level = max(panel.brightness_min, 1), panel.brightness_max
     level = min(max(start_level if start_level is not None else hi_level, lo_level), hi_level)
     bias = known_bias(run)
     aim = run.steering.aim
-    key = history_key(run)
     rates: list[tuple[int, float, float]] = []  # (level, speed, signal rate ADU/s)
     tried: set[tuple[int, float]] = set()
     for tests in range(MAX_FINE_FRAMES):
@@ -147,6 +151,9 @@ def _choose_on_speeds(run: FilterRun, panel: PanelFacts, window_s: tuple[float, 
         seen = run.steering.level(stats)
         aim = run.steering.aim
         clipped = seen.clipped_fraction > SATURATED_FRACTION
+        # Only a mostly clipped frame says nothing but "less light"; a partly clipped
+        # one still measures (its mean understates the signal by about the share).
+        blind = seen.clipped_fraction > FULLY_CLIPPED_FRACTION
         if not clipped and abs(seen.mean_native - aim.target_native) <= aim.tolerance_native:
             yield from _window_notes(run, speed, level, window_s, lo_level, hi_level)
             yield from accept_shot(run, shot, tests, key, bias, bias)
@@ -155,28 +162,39 @@ def _choose_on_speeds(run: FilterRun, panel: PanelFacts, window_s: tuple[float, 
         if base is None and shot.shot_signal_native is not None:
             base = stats.mean_native - shot.shot_signal_native
         base = base or 0.0
-        signal = seen.mean_native - base
+        signal = (seen.mean_native - base) * (1 + seen.clipped_fraction)
         next_level, next_speed, why = level, speed, ""
-        if clipped or signal <= 0:
+        if blind or signal <= 0:
             # Speeds are exact, panel levels are not: move the speed first.
-            factor = 1 / 8 if clipped else 8.0
+            factor = 1 / 32 if blind else 8.0
             next_speed = nearest_choice(in_window, speed * factor)
             rest = factor * speed / next_speed
             next_level = int(min(max(round(level * rest), lo_level), hi_level))
             if (next_level, next_speed) == (level, speed):
                 next_speed = _step_speed(choices, speed, -9 if clipped else 9)
-            why = "clipped: less light" if clipped else "no signal: more light"
+            why = "clipped: less light" if blind else "no signal: more light"
         else:
             rates.append((level, speed, signal / speed))
-            next_level, next_speed = _next_setting(rates, aim.target_native - base, in_window,
-                                                   choices, lo_level, hi_level)
+            wanted = aim.target_native - base
+            next_level, next_speed = _next_setting(rates, wanted, in_window, choices, lo_level,
+                                                   hi_level, aim.tolerance_native / wanted)
             why = (f"brightness {level}: {seen.mean_native:.0f} ADU at {speed_text(speed)}; "
                    f"the panel gives the fine adjustment")
         if (next_level, next_speed) in tried:
+            darker = seen.mean_native < aim.target_native
+            if darker and level >= hi_level and speed >= choices[-1]:
+                raise SessionFailure(
+                    f"too dark even at full brightness and the longest speed "
+                    f"({speed_text(speed)}): {seen.mean_native:.0f} ADU for a target of "
+                    f"{aim.target_native:.0f}; brighten the panel or raise the ISO")
+            if not darker and level <= lo_level and speed <= choices[0]:
+                raise SessionFailure(
+                    f"too bright even at the dimmest level and the shortest speed "
+                    f"({speed_text(speed)}); add a diffuser or lower the ISO")
             # Level steps are too coarse here: nudge by one step towards the target.
             step = 1 if seen.mean_native < aim.target_native else -1
             nudged = min(max(level + step, lo_level), hi_level)
-            if (nudged, speed) in tried or clipped:
+            if (nudged, speed) in tried or blind:
                 return (yield from _settle_on_level(run, shot, level, key, bias))
             next_level, next_speed = nudged, speed
         tests_done = tests + 1
@@ -210,31 +228,34 @@ def _gamma(rates: list[tuple[int, float, float]]) -> float:
 
 def _next_setting(rates: list[tuple[int, float, float]], wanted_signal: float,
                   in_window: tuple[float, ...], choices: tuple[float, ...], lo: int,
-                  hi: int) -> tuple[int, float]:
-    """(level, speed) that puts the signal on ``wanted_signal``.
+                  hi: int, tolerance_share: float) -> tuple[int, float]:
+    """(level, speed) whose predicted signal is nearest ``wanted_signal``.
 
-    The speed takes the coarse part (it is exact): the listed speed in the window
-    nearest the exposure the current level needs; the level takes the rest (at most
-    half a 1/3 stop, so an unknown panel law costs little). When the panel cannot
-    serve that, the nearest speed it can serve, inside the window or not.
+    Every listed speed with the whole levels around the one it needs is a candidate.
+    Among those predicted within half the tolerance, speeds inside the window come
+    first, with the smallest level change (the panel's law is the uncertain part,
+    speeds are exact); then those outside it, nearest the window; then the nearest
+    prediction.
     """
     level, _, rate = rates[-1]
     gamma = _gamma(rates)
-
-    def level_for(at_speed: float) -> float:
-        return float(level * (wanted_signal / at_speed / rate) ** (1 / gamma))
-
-    speed = nearest_choice(in_window, wanted_signal / rate)
-    exact = level_for(speed)
-    if lo <= exact <= hi:
-        return int(min(max(round(exact), lo), hi)), speed
-    if exact > hi:  # too little light even at full brightness: a longer speed
-        fits = [c for c in choices if c > speed and level_for(c) <= hi]
-        new_speed = min(fits) if fits else choices[-1]
-    else:  # too much light at the dimmest level: a shorter speed
-        fits = [c for c in choices if c < speed and level_for(c) >= lo]
-        new_speed = max(fits) if fits else choices[0]
-    return int(min(max(round(level_for(new_speed)), lo), hi)), new_speed
+    best: tuple[tuple[float, float], int, float] | None = None
+    for speed in choices:
+        ideal = level * (wanted_signal / speed / rate) ** (1 / gamma)
+        for candidate in {math.floor(ideal), math.ceil(ideal)}:
+            new_level = int(min(max(candidate, lo), hi))
+            predicted = rate * (new_level / level) ** gamma * speed
+            error = abs(predicted - wanted_signal) / wanted_signal
+            if error > tolerance_share / 2:
+                key = (2.0, error)  # the panel cannot serve this speed well
+            elif speed in in_window:
+                key = (0.0, abs(math.log(new_level / level)))
+            else:  # outside the window: as close to it as will do
+                key = (1.0, abs(math.log(speed / nearest_choice(in_window, speed))))
+            if best is None or key < best[0]:
+                best = (key, new_level, speed)
+    assert best is not None
+    return best[1], best[2]
 
 
 def _window_notes(run: FilterRun, speed: float, level: int, window_s: tuple[float, float],

@@ -54,3 +54,47 @@ def test_a_dimmable_panel_fine_tunes_the_level(tmp_path: Path) -> None:
 def test_sim_dslr_is_listed(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["cameras"]) == 0
     assert "sim-dslr" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flux", [2000, 60000, 400000])
+def test_a_nonlinear_panel_converges_on_the_target(tmp_path: Path, flux: int) -> None:
+    toml = SMALL + f"[panel]\nflux_e_s_at_max = {flux}.0\ngamma = 2.2\nhas_cover = false\n"
+    record = _run(tmp_path, toml, "--panel", "sim", "--brightness", "auto")
+    assert len(record["test_exposures"]) <= 5
+    assert record["exposure_s"] <= 30
+
+
+def test_the_miss_is_recorded_with_the_level_reached(tmp_path: Path) -> None:
+    record = _run(tmp_path, SMALL)
+    miss = record["level_miss"]
+    assert miss["exposure_s"] == record["exposure_s"]
+    assert abs(miss["miss"]) > 0.05  # outside the tolerance: that is why it warned
+    assert miss["level_native"] == pytest.approx(record["flats"][0]["mean_native"], rel=0.01)
+
+
+def test_too_dark_even_at_full_brightness_and_30_s_fails_clearly(tmp_path: Path) -> None:
+    config = tmp_path / "sim.toml"
+    config.write_text(SMALL + "[panel]\nflux_e_s_at_max = 100.0\nhas_cover = false\n",
+                      encoding="utf-8")
+    code = main(["flats", "--camera", "sim-dslr", "--sim-config", str(config), "--count", "1",
+                 "--out", str(tmp_path / "out"), "--no-history", "--quiet", "--panel", "sim",
+                 "--brightness", "auto"])
+    assert code == 1
+    record = json.loads((tmp_path / "out" / "session.json").read_text(encoding="utf-8"))
+    assert "too dark" in record["error"]
+
+
+def test_the_second_run_starts_from_last_times_level_and_speed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    toml = SMALL + "[panel]\nflux_e_s_at_max = 60000.0\ngamma = 2.2\nhas_cover = false\n"
+    config = tmp_path / "sim.toml"
+    config.write_text(toml, encoding="utf-8")
+    counts = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        assert main(["flats", "--camera", "sim-dslr", "--sim-config", str(config), "--count",
+                     "1", "--out", str(out), "--quiet", "--panel", "sim", "--brightness",
+                     "auto"]) == 0
+        record = json.loads((out / "session.json").read_text(encoding="utf-8"))
+        counts.append(len(record["test_exposures"]))
+    assert counts[0] >= 1 and counts[1] == 0
