@@ -27,7 +27,7 @@ def add_parser(sub: Any) -> None:
     """The ``install-desktop`` subcommand."""
     p = sub.add_parser("install-desktop", help="add autoflats to the desktop's application "
                        "menu, with its icon (Linux, for this user)")
-    p.add_argument("--command", default=None, metavar="PATH",
+    p.add_argument("--exec", default=None, metavar="PATH", dest="exec_path",
                    help="the autoflats command the entry runs (default: this one)")
 
 
@@ -89,7 +89,7 @@ def run_install_desktop(args: argparse.Namespace) -> int:
               "on Windows and macOS start 'autoflats' from a terminal for now",
               file=sys.stderr, flush=True)
         return 1
-    entry, icon = install_desktop(args.command or autoflats_command())
+    entry, icon = install_desktop(args.exec_path or autoflats_command())
     print(f"menu entry: {entry}\nicon: {icon}\n'autoflats' is now in the application menu "
           "(log out and in if it does not show yet)")
     return 0

@@ -72,6 +72,7 @@ class MonitorPane(QWidget):
         self.logView.setReadOnly(True)
         self.logView.setMaximumBlockCount(5000)
         self.logView.setPlaceholderText("Session events appear here.")
+        self.logView.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.stepsView = QPlainTextEdit()
         self.stepsView.setObjectName("searchStepsView")
         self.stepsView.setReadOnly(True)

@@ -71,6 +71,8 @@ NIGHT = Theme(
 
 #: the night theme's default brightness of the live frame and the plots (View menu)
 NIGHT_BRIGHTNESS = 0.25
+#: axes and their labels stay at least this bright, to stay readable
+AXIS_BRIGHTNESS_FLOOR = 0.6
 #: brightness levels offered in the View menu
 NIGHT_LEVELS = (0.05, 0.1, 0.25, 0.5, 1.0)
 #: where the checkbox ticks are (package data, installed with the wheel)
@@ -87,7 +89,8 @@ def dimmed(theme: Theme, brightness: float) -> Theme:
 
     r, g, bl, a = theme.band
     return replace(
-        theme, brightness=b, plot_fg=dim(theme.plot_fg),
+        theme, brightness=b, plot_fg=QColor(theme.plot_fg).darker(
+            round(100 / max(b, AXIS_BRIGHTNESS_FLOOR))).name(),
         channel={k: dim(v) for k, v in theme.channel.items()},
         target=dim(theme.target), band=(round(r * b), round(g * b), round(bl * b), a),
         clip=dim(theme.clip), fit=dim(theme.fit), points=dim(theme.points))
