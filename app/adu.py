@@ -70,12 +70,24 @@ class AduScale:
         return self.full_scale_native if space is AduSpace.NATIVE else FULL_SCALE_16BIT
 
     def describe_percent(self, percent: float) -> str:
-        """E.g. '50 % = 8191 native (14-bit) = 32767 16-bit'."""
+        """E.g. '50 % = 8192 native (14-bit) = 32768 16-bit' (see :func:`round_adu`)."""
         adu_16 = percent / 100 * FULL_SCALE_16BIT
         return (
-            f"{percent:g} % = {math.floor(self.to_native(adu_16))} native "
-            f"({self.bit_depth}-bit) = {math.floor(adu_16)} 16-bit"
+            f"{percent:g} % = {round_adu(self.to_native(adu_16))} native "
+            f"({self.bit_depth}-bit) = {round_adu(adu_16)} 16-bit"
         )
+
+
+def round_adu(adu: float) -> int:
+    """An ADU level as people read it: the nearest integer, halves rounded up.
+
+    The one rounding rule for every ADU shown (window, log, terminal): 50 % of a
+    14-bit camera is 8191.875 native = 32767.5 16-bit, shown as 8192 and 32768
+    everywhere. Python's ``round`` and ``:.0f`` round halves to even, ``int`` and
+    ``floor`` truncate: neither is used for display. session.json keeps the exact
+    values (8191.875, 32767.5), so nothing is lost in the record.
+    """
+    return math.floor(adu + 0.5)
 
 
 #: a bare-number target at or below this is a share typed without '%', not an ADU value

@@ -44,7 +44,7 @@ def _sim_entries(sim_config_path: str | os.PathLike[str] | None) -> list[CameraE
         ))
     dslr = load_dslr_config(sim_config_path)
     entries.append(CameraEntry(
-        DSLR_PRESET_ID, "Simulated DSLR", "sim-dslr",
+        DSLR_PRESET_ID, "Simulated DSLR", "sim",
         f"{dslr.model}: {dslr.width}x{dslr.height}, {dslr.bit_depth}-bit raw, colour "
         f"{dslr.bayer}, 1/3-stop speeds 1/4000-30 s, ISO"))
     return entries

@@ -20,7 +20,7 @@ def test_twelve_bit_worked_example() -> None:
 
 
 def test_describe_percent_matches_the_gui_example() -> None:
-    assert AduScale(14).describe_percent(50) == "50 % = 8191 native (14-bit) = 32767 16-bit"
+    assert AduScale(14).describe_percent(50) == "50 % = 8192 native (14-bit) = 32768 16-bit"
 
 
 @given(bits=st.integers(8, 16), native=st.floats(0, 65535))

@@ -41,7 +41,7 @@ UDEV_DIRS = (Path("/etc/udev/rules.d"), Path("/lib/udev/rules.d"),
              Path("/usr/lib/udev/rules.d"), Path("/run/udev/rules.d"))
 ZWO_USB_VENDOR = "03c3"
 RULES_NAME = "99-zwo-asi.rules"
-RULES_FILE = Path(__file__).resolve().parents[2] / "resources" / "udev" / RULES_NAME
+RULES_FILE = Path(__file__).resolve().parents[1] / "resources" / "udev" / RULES_NAME
 #: frame assumed for the disk check when no camera is connected (a 26 MP sensor)
 DEFAULT_SENSOR = (6248, 4176)
 FITS_BLOCK = 2880

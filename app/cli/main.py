@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from app import defaults
-from app.adu import AduScale, AduSpace, Target, TargetError
+from app.adu import AduScale, AduSpace, Target, TargetError, round_adu
 from app.events import (
     Event,
     ExposureSolved,
@@ -194,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="planned number of flats, for the free-space check")
     doctor.add_argument("--json", action="store_true", help="machine-readable report")
 
+    from app.cli import install_desktop, live
+
+    live.add_parser(sub, _whole_number, _float)
+    install_desktop.add_parser(sub)
+
     cams = sub.add_parser("cameras", help="list cameras with their key properties")
     cams.add_argument("--sim-config", type=Path, default=None)
     cams.add_argument("--json", action="store_true", help="machine-readable listing")
@@ -230,6 +236,14 @@ def main(argv: Sequence[str] | None = None, *,
                      "command (app.launcher), not by the command line alone")
                 return EXIT_FAILED
             return int(open_gui(args))
+        if args.command == "live":
+            from app.cli.live import run_live_cli
+
+            return run_live_cli(args, _choose_camera(args))
+        if args.command == "install-desktop":
+            from app.cli.install_desktop import run_install_desktop
+
+            return run_install_desktop(args)
         if args.command == "doctor":
             from app.cli.doctor import run_doctor
 
@@ -382,7 +396,8 @@ def _flats(args: argparse.Namespace) -> int:
     if finished.reason is FinishReason.COMPLETED:
         return EXIT_OK
     if finished.reason is FinishReason.CANCELLED:
-        _err("autoflats: cancelled; flats already written are kept")
+        _err(f"autoflats: cancelled; {len(finished.files)} flat(s) kept; continue with: "
+             f"autoflats flats --resume {shlex.quote(str(settings.out_dir))}")
         return EXIT_CANCELLED
     _err(f"autoflats: error: {finished.message}")
     return EXIT_FAILED
@@ -402,19 +417,20 @@ def print_event(event: Event, scale: AduScale) -> None:
 def _print_event(event: Event, scale: AduScale) -> None:
     if isinstance(event, SessionStarted):
         _err(f"{event.camera.name} ({event.camera.model}), gain {event.gain}, offset "
-             f"{event.offset}, bin {event.binning}; target {event.target_native:.0f} native "
-             f"({event.camera.bit_depth}-bit) = {event.target_16bit:.0f} 16-bit "
-             f"± {event.tolerance_native:.0f} native; {event.count} flats -> {event.out_dir}")
+             f"{event.offset}, bin {event.binning}; target {round_adu(event.target_native)} "
+             f"native ({event.camera.bit_depth}-bit) = {round_adu(event.target_16bit)} 16-bit "
+             f"± {round_adu(event.tolerance_native)} native; {event.count} flats -> "
+             f"{event.out_dir}")
     elif isinstance(event, TestFrame):
         nxt = f"; next {event.next_exposure_s:.6g} s" if event.next_exposure_s else ""
         clipped = (f", {event.stats.clipped_fraction:.1%} clipped"
                    if event.stats.clipped_fraction > 0.001 else "")
         _err(f"test {event.index}: {event.exposure_s:.6g} s -> mean "
-             f"{event.stats.mean_native:.1f} native / {event.stats.mean_16bit:.0f} 16-bit"
+             f"{event.stats.mean_native:.1f} native / {round_adu(event.stats.mean_16bit)} 16-bit"
              f"{clipped}{nxt}")
     elif isinstance(event, ExposureSolved):
         _err(f"exposure found: {event.exposure_s:.6g} s (mean {event.mean_native:.1f} native"
-             f" / {event.mean_16bit:.0f} 16-bit) after {event.test_frames} test frame(s) "
+             f" / {round_adu(event.mean_16bit)} 16-bit) after {event.test_frames} test frame(s) "
              "+ the accepted one")
     elif isinstance(event, FlatSaved):
         kind = "dark flat" if event.image_type == "DARK" else "flat"

@@ -12,7 +12,7 @@ from PyQt6.QtWidgets import QApplication
 
 from app.gui.main_window import APPLICATION, ORGANIZATION, GuiOptions, MainWindow
 
-ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "autoflats.svg"
+ICON = Path(__file__).resolve().parents[1] / "resources" / "icons" / "autoflats.svg"
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:

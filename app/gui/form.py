@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt6.QtCore import QSettings
+from PyQt6.QtCore import QRect, QSettings, Qt
+from PyQt6.QtGui import QPainter, QPaintEvent, QPalette
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,9 +23,12 @@ from PyQt6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QStyle,
+    QStyleOptionFrame,
+    QWidget,
 )
 
-from app.adu import FULL_SCALE_16BIT, AduScale, AduSpace, Target, TargetError
+from app.adu import FULL_SCALE_16BIT, AduScale, AduSpace, Target, TargetError, round_adu
 from app.gui.camera_panel import ADU_TIP
 from app.gui.options import GuiOptions, default_out_dir, setting_float, setting_int
 from app.gui.worker import CameraFacts
@@ -56,6 +60,13 @@ class SettingsForm(QGroupBox):
         self.gainSpin = _default_spin("gainSpin", "Gain (ZWO units, 0.1 dB). Use the gain of "
                                       "your lights; 'camera default' keeps the camera's.")
         form.addRow("Gain", self.gainSpin)
+        self.gainInfo = QLabel()
+        self.gainInfo.setObjectName("gainInfoLabel")
+        self.gainInfo.setToolTip("Electrons per native ADU at this gain, as the camera "
+                                 "reports it (ZWO gain is in 0.1 dB).\n" + ADU_TIP)
+        form.addRow("", self.gainInfo)
+        self.gainSpin.valueChanged.connect(self._show_gain_info)
+        self._facts: CameraFacts | None = None
         self.offsetSpin = _default_spin("offsetSpin", "Offset (black level). Use the offset "
                                         "of your lights; it adds to the bias.")
         form.addRow("Offset", self.offsetSpin)
@@ -69,9 +80,8 @@ class SettingsForm(QGroupBox):
         self.filterEdit.setPlaceholderText("e.g. L, Ha (for headers and file names)")
         form.addRow("Filter", self.filterEdit)
 
-        self.outputDirEdit = QLineEdit()
+        self.outputDirEdit = ElidedPathEdit()
         self.outputDirEdit.setObjectName("outputDirEdit")
-        self.outputDirEdit.setToolTip("The folder the flats and session.json are written to.")
         self.browseButton = QPushButton("Browse…")
         self.browseButton.setObjectName("browseButton")
         self.browseButton.clicked.connect(self.browse)
@@ -191,10 +201,11 @@ class SettingsForm(QGroupBox):
             text = scale.describe_percent(target.value)
         else:
             adu16 = scale.to_16bit(native)
-            text = (f"{native:.0f} native ({scale.bit_depth}-bit) = {adu16:.0f} 16-bit = "
+            text = (f"{round_adu(native)} native ({scale.bit_depth}-bit) = {round_adu(adu16)} "
+                    "16-bit = "
                     f"{100 * adu16 / FULL_SCALE_16BIT:.1f} % of full scale")
         tolerance = native * self.toleranceSpin.value() / 100
-        text += f"; ± {tolerance:.0f} native"
+        text += f"; ± {round_adu(tolerance)} native"
         if not bit_depth_known:
             text += " (bit depth not known yet)"
         self.targetInfo.setText(text)
@@ -234,11 +245,29 @@ class SettingsForm(QGroupBox):
             self.binCombo.addItem(f"{b}×{b}", b)
         self.binCombo.setCurrentIndex(max(0, self.binCombo.findData(wanted)))
         c = facts.controls
+        self._facts = facts
+        self.gainSpin.setSpecialValueText(f"{int(c.gain.default)} (camera default)")
+        self.offsetSpin.setSpecialValueText(f"{int(c.offset.default)} (camera default)")
+        self._show_gain_info()
         self.gainSpin.setToolTip(f"Gain (0.1 dB), {int(c.gain.minimum)}..{int(c.gain.maximum)}"
                                  f"; camera default {int(c.gain.default)}. Match your lights.")
         self.offsetSpin.setToolTip(f"Offset, {int(c.offset.minimum)}..{int(c.offset.maximum)}"
                                    f"; camera default {int(c.offset.default)}. Match your "
                                    "lights.")
+
+    def _show_gain_info(self, *_: object) -> None:
+        """e⁻/ADU at the chosen gain (the camera's default gain when left at default)."""
+        facts = self._facts
+        if facts is None:
+            self.gainInfo.setText("")
+            return
+        chosen = self.gainSpin.value()
+        gain = chosen if chosen >= 0 else int(facts.controls.gain.default)
+        e_per_adu = facts.info.e_per_adu_at(gain)
+        if e_per_adu is None:
+            self.gainInfo.setText(f"gain {gain}: e⁻/ADU not reported by the camera")
+        else:
+            self.gainInfo.setText(f"{e_per_adu:.2f} e⁻/ADU (native) at gain {gain}")
 
     def set_editable(self, editable: bool) -> None:
         """Lock the inputs while a session runs (the target text stays readable)."""
@@ -254,6 +283,59 @@ class SettingsForm(QGroupBox):
                                                   self.outputDirEdit.text())
         if folder:
             self.outputDirEdit.setText(folder)
+
+
+class ElidedPathEdit(QLineEdit):
+    """A path field that shows a long path elided in the middle while it is not edited.
+
+    ``text()`` is always the full path; the tooltip shows it too. While the field has
+    the focus it is an ordinary line edit.
+    """
+
+    TIP = "The folder the flats and session.json are written to."
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.textChanged.connect(self._update_tip)
+        self._update_tip(self.text())
+
+    def _update_tip(self, text: str) -> None:
+        self.setToolTip(f"{text}\n\n{self.TIP}" if text else self.TIP)
+
+    def _text_rect(self) -> QRect:
+        option = QStyleOptionFrame()
+        self.initStyleOption(option)
+        style = self.style()
+        assert style is not None
+        rect = style.subElementRect(QStyle.SubElement.SE_LineEditContents, option, self)
+        return rect.adjusted(2, 0, -2, 0)
+
+    def displayed_text(self) -> str:
+        """What the field shows now: the full text while editing, else it elided."""
+        if self.hasFocus():
+            return self.text()
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle,
+                                             max(1, self._text_rect().width()))
+
+    def paintEvent(self, event: QPaintEvent | None) -> None:
+        """Draw the frame and the elided text (the ordinary line edit while focused)."""
+        shown = self.displayed_text()
+        if self.hasFocus() or shown == self.text():
+            super().paintEvent(event)
+            return
+        painter = QPainter(self)
+        option = QStyleOptionFrame()
+        self.initStyleOption(option)
+        style = self.style()
+        assert style is not None
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelLineEdit, option, painter, self)
+        role = QPalette.ColorRole.Text
+        group = (QPalette.ColorGroup.Active if self.isEnabled()
+                 else QPalette.ColorGroup.Disabled)
+        painter.setPen(self.palette().color(group, role))
+        painter.drawText(self._text_rect(), int(Qt.AlignmentFlag.AlignVCenter
+                                                | Qt.AlignmentFlag.AlignLeft), shown)
+        painter.end()
 
 
 def _default_spin(name: str, tip: str) -> QSpinBox:

@@ -97,8 +97,9 @@ class JobControl(QObject):
         if sip.isdeleted(self.panel):
             return
         self.panel.set_listing(listing)
-        for note in listing.notes:
-            self._note(f"note: {note}")
+        # Missing panel or wheel libraries are normal on a camera-only setup: say so on
+        # the devices group (hover), not in the log that greets a first start.
+        self.panel.setToolTip("\n".join(listing.notes))
 
     def _note(self, line: str) -> None:
         if not sip.isdeleted(self):

@@ -38,7 +38,7 @@ from PyQt6.QtWidgets import (
 )
 from superqt.utils import create_worker
 
-from app.adu import AduScale, AduSpace
+from app.adu import AduScale, AduSpace, round_adu
 from app.events import (
     ExposureSolved,
     FinishReason,
@@ -56,7 +56,8 @@ from app.gui.camera_panel import ADU_TIP, CameraPanel, describe_camera
 from app.gui.form import TARGET_TIP, SettingsForm
 from app.gui.job_control import JobControl
 from app.gui.job_worker import FilterRows, run_job_worker
-from app.gui.monitor import MonitorPane
+from app.gui.live import LiveView
+from app.gui.monitor import MonitorPane, NightBrightnessMenu
 from app.gui.options import (
     APPLICATION,
     ORGANIZATION,
@@ -67,7 +68,7 @@ from app.gui.options import (
     options_from_args,
 )
 from app.gui.plots import nice_seconds
-from app.gui.run_panel import RunPanel, summary_html
+from app.gui.run_panel import RunPanel, cancelled_text, summary_html
 from app.gui.theme import apply_theme, theme_for
 from app.gui.worker import CameraFacts, DisplayFrame, probe_camera, run_session
 from app.job import JobSettings
@@ -225,6 +226,12 @@ class MainWindow(QMainWindow):
         self.nightAction.setShortcut(QKeySequence("Ctrl+R"))
         self.nightAction.toggled.connect(self.nightCheck.setChecked)
         view_menu.addAction(self.nightAction)
+        self.nightBrightnessMenu = NightBrightnessMenu(self.monitor, self.qsettings, view_menu)
+        view_menu.addMenu(self.nightBrightnessMenu)
+        self.liveButton = self.runPanel.liveButton
+        self.live = LiveView(self.runPanel, self.monitor, self.settingsForm,
+                             self.current_camera_id, lambda: self.facts,
+                             lambda: self.sim_config_path, self.show_error, self)
         self.resize(1360, 860)
 
     def _build_camera_group(self) -> CameraPanel:
@@ -449,6 +456,10 @@ class MainWindow(QMainWindow):
         """Check the form and start a run; False (with a visible message) if refused."""
         if self._running:
             return False
+        if self.live.active():  # the camera is released first, then the run starts
+            self.live.stop(then=self.start)
+            self.statusLabel.setText("Stopping the live view…")
+            return False
         self.hide_banner()
         try:
             settings = self.form_settings()
@@ -553,14 +564,14 @@ class MainWindow(QMainWindow):
             self.searchPlot.set_target(item.target_native)
             self.statusLabel.setText("Finding the exposure…")
             self.log(f"{item.camera.name} ({item.camera.model}), gain {item.gain}, offset "
-                     f"{item.offset}, bin {item.binning}; target {item.target_native:.0f} "
-                     f"native ({item.camera.bit_depth}-bit) = {item.target_16bit:.0f} 16-bit "
-                     f"± {item.tolerance_native:.0f} native")
+                     f"{item.offset}, bin {item.binning}; target {round_adu(item.target_native)} "
+                     f"native ({item.camera.bit_depth}-bit) = {round_adu(item.target_16bit)} "
+                     f"16-bit ± {round_adu(item.tolerance_native)} native")
         elif isinstance(item, ExposureSolved):
             self._solved = item
             self.searchPlot.set_solved(item.exposure_s, item.mean_native)
             self.log(f"exposure found: {item.exposure_s:.6g} s (mean {item.mean_native:.1f} "
-                     f"native / {item.mean_16bit:.0f} 16-bit) after {item.test_frames} test "
+                     f"native / {round_adu(item.mean_16bit)} 16-bit) after {item.test_frames} test "
                      "frame(s) + the accepted one")
             self.statusLabel.setText(f"Exposure {item.exposure_s:.4g} s: capturing flats…")
         elif isinstance(item, FlatSaved):
@@ -605,7 +616,7 @@ class MainWindow(QMainWindow):
                                      event.bias_native, event.rate_native_per_s)
             nxt = f"; next {event.next_exposure_s:.6g} s" if event.next_exposure_s else ""
             self.log(f"test {event.index}: {event.exposure_s:.6g} s -> mean "
-                     f"{event.stats.mean_native:.1f} native / {event.stats.mean_16bit:.0f} "
+                     f"{event.stats.mean_native:.1f} native / {round_adu(event.stats.mean_16bit)} "
                      f"16-bit{nxt} ({event.reason})")
             self.statusLabel.setText(f"Finding the exposure: test frame {event.index}, "
                                      f"{event.exposure_s:.4g} s")
@@ -663,7 +674,7 @@ class MainWindow(QMainWindow):
         elif item.reason is FinishReason.COMPLETED:
             self.statusLabel.setText(f"Done: {n} flats written")
         elif item.reason is FinishReason.CANCELLED:
-            self.statusLabel.setText(f"Cancelled: {n} flat(s) written are kept")
+            self.statusLabel.setText(f"Cancelled: {cancelled_text(n, self._out_dir)}")
         else:
             self.statusLabel.setText(f"Failed: {item.message or 'see the log'}")
         self.summaryLabel.setText(summary_html(item, self._saved, self._solved, self._out_dir))
@@ -672,7 +683,9 @@ class MainWindow(QMainWindow):
         elapsed = time.monotonic() - self._started_at
         self.timeLabel.setText(f"Took {nice_seconds(elapsed)}")
         self.log(f"— {item.reason.value}: {n} flat(s)"
-                 + (f"; {item.message}" if item.message else ""))
+                 + (f"; {item.message}" if item.message else "")
+                 + (f"; {cancelled_text(n, self._out_dir)}"
+                    if item.reason is FinishReason.CANCELLED else ""))
 
     @_while_alive
     def _on_worker_error(self, error: BaseException) -> None:
@@ -735,6 +748,11 @@ class MainWindow(QMainWindow):
             self._close_requested = True
             self.cancel()
             self.statusLabel.setText("Cancelling, then closing…")
+            if event is not None:
+                event.ignore()
+            return
+        if self.live.active():
+            self.live.stop(then=self.close)
             if event is not None:
                 event.ignore()
             return

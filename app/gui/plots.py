@@ -55,11 +55,16 @@ class FrameView(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph is untyped
         self.frames_drawn += 1
 
     def apply_theme(self, theme: Theme) -> None:
-        """Background colour; in night mode the frame is drawn in shades of red only."""
+        """Background colour; in night mode the frame is drawn in dim shades of red only.
+
+        The brightest pixel is drawn at ``theme.frame_peak × theme.brightness``: a flat
+        is an even, bright field, and at full red it would spoil dark adaptation.
+        """
         self.setBackground(theme.plot_bg)
         if theme.name == "night":
+            peak = max(1, round(theme.frame_peak * theme.brightness))
             lut = np.zeros((256, 3), dtype=np.uint8)
-            lut[:, 0] = np.arange(256, dtype=np.uint16) * 220 // 255
+            lut[:, 0] = np.arange(256, dtype=np.uint32) * peak // 255
             self.imageItem.setLookupTable(lut)
         else:
             self.imageItem.setLookupTable(None)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
+    QDoubleSpinBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -16,7 +19,8 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.events import ExposureSolved, FlatSaved, SessionFinished
+from app.adu import round_adu
+from app.events import ExposureSolved, FinishReason, FlatSaved, SessionFinished
 
 
 class RunPanel(QGroupBox):
@@ -40,6 +44,30 @@ class RunPanel(QGroupBox):
         row.addWidget(self.autoFlatsButton, 3)
         row.addWidget(self.cancelButton, 1)
         layout.addLayout(row)
+        self.liveButton = QPushButton("Live")
+        self.liveButton.setObjectName("liveButton")
+        self.liveButton.setCheckable(True)
+        self.liveButton.setToolTip(
+            "Expose again and again without saving: frame, histogram and mean of every\n"
+            "frame, to set up the panel. Untick (or start Auto flats) to stop.")
+        self.liveExposureSpin = QDoubleSpinBox()
+        self.liveExposureSpin.setObjectName("liveExposureSpin")
+        self.liveExposureSpin.setRange(0.0, 3600.0)
+        self.liveExposureSpin.setDecimals(3)
+        self.liveExposureSpin.setSuffix(" s")
+        self.liveExposureSpin.setSpecialValueText("auto (toward the target)")
+        self.liveExposureSpin.setToolTip("The live view's exposure; 'auto' steers it toward "
+                                         "the target, as the flat search does.")
+        row = QHBoxLayout()
+        row.addWidget(self.liveButton, 1)
+        row.addWidget(QLabel("at"))
+        row.addWidget(self.liveExposureSpin, 2)
+        layout.addLayout(row)
+        self.liveLabel = QLabel("")
+        self.liveLabel.setObjectName("liveLabel")
+        self.liveLabel.setWordWrap(True)
+        self.liveLabel.hide()
+        layout.addWidget(self.liveLabel)
         self.statusLabel = QLabel("Ready")
         self.statusLabel.setObjectName("statusLabel")
         self.statusLabel.setWordWrap(True)
@@ -65,9 +93,11 @@ class RunPanel(QGroupBox):
         layout.addWidget(self.openFolderButton)
 
     def set_running(self, running: bool) -> None:
-        """Auto flats while idle, Cancel while running."""
+        """Auto flats and Live while idle, Cancel while running."""
         self.autoFlatsButton.setEnabled(not running)
         self.cancelButton.setEnabled(running)
+        self.liveButton.setEnabled(not running)
+        self.liveExposureSpin.setEnabled(not running)
 
     def reset(self, count: int) -> None:
         """Clear the read-outs for a new run of ``count`` flats."""
@@ -80,19 +110,29 @@ class RunPanel(QGroupBox):
         self.timeLabel.setText("")
 
 
+def cancelled_text(kept: int, out_dir: Path | None) -> str:
+    """What a cancel leaves, and how to go on: '3 flats kept; continue with: …'."""
+    text = f"{kept} flat{'s' if kept != 1 else ''} kept"
+    if out_dir is not None:
+        text += f"; continue with: autoflats flats --resume {shlex.quote(str(out_dir))}"
+    return text
+
+
 def summary_html(item: SessionFinished, saved: Sequence[FlatSaved],
                  solved: ExposureSolved | None, out_dir: Path | None) -> str:
     """The finished run in a few lines (rich text): outcome, exposure, mean, folder, record."""
     lines = [f"<b>{item.reason.value.capitalize()}</b>: {len(item.files)} flat(s) written"]
+    if item.reason is FinishReason.CANCELLED:
+        lines.append(html.escape(cancelled_text(len(item.files), out_dir)))
     if item.exposure_s is not None:
         lines.append(f"Exposure: {item.exposure_s:.6g} s")
     if saved:
         native = sum(s.mean_native for s in saved) / len(saved)
         adu16 = sum(s.mean_16bit for s in saved) / len(saved)
-        lines.append(f"Mean: {native:.0f} ADU native = {adu16:.0f} ADU 16-bit")
+        lines.append(f"Mean: {round_adu(native)} ADU native = {round_adu(adu16)} ADU 16-bit")
     elif solved is not None:
-        lines.append(f"Mean: {solved.mean_native:.0f} ADU native = "
-                     f"{solved.mean_16bit:.0f} ADU 16-bit")
+        lines.append(f"Mean: {round_adu(solved.mean_native)} ADU native = "
+                     f"{round_adu(solved.mean_16bit)} ADU 16-bit")
     if out_dir is not None:
         lines.append(f"Folder: {out_dir}")
     if item.session_file is not None:

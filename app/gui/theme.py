@@ -1,8 +1,16 @@
-"""A dark theme for night use and a red night-vision mode (no blue or green light)."""
+"""A dark theme for night use and a red night-vision mode (no blue or green light).
+
+Night mode dims what glows most: the live frame (a flat is a bright, even field) and
+the plots are drawn at :data:`NIGHT_BRIGHTNESS` of full red by default, adjustable
+in the View menu (:func:`dimmed`). Text that sits on coloured backgrounds (the
+progress bar) is chosen for a WCAG contrast ratio of at least 4.5:1
+(:func:`contrast_ratio`), in both themes.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from PyQt6.QtGui import QColor, QPalette
 from PyQt6.QtWidgets import QApplication
@@ -29,6 +37,15 @@ class Theme:
     clip: str
     fit: str
     points: str
+    #: the progress bar's text, drawn over both its chunk and its empty part
+    progress_text: str = "#ffffff"
+    progress_chunk: str = "#2a5cb0"
+    #: the tick inside a checkbox (an SVG in app/resources/icons)
+    check_icon: str = "check-dark.svg"
+    #: brightest value (0-255) the live frame is drawn with
+    frame_peak: int = 255
+    #: share of full brightness the frame and the plots are drawn at (night mode)
+    brightness: float = 1.0
 
 
 DARK = Theme(
@@ -48,8 +65,52 @@ NIGHT = Theme(
     plot_bg="#050000", plot_fg="#a02020",
     channel={"L": "#d03030", "R": "#ff4040", "G": "#b02020", "B": "#701010"},
     target="#ff5050", band=(200, 40, 40, 45), clip="#ff2020", fit="#902020",
-    points="#e04040",
+    points="#e04040", progress_text="#ff6060", progress_chunk="#3a0000",
+    check_icon="check-night.svg", frame_peak=220,
 )
+
+#: the night theme's default brightness of the live frame and the plots (View menu)
+NIGHT_BRIGHTNESS = 0.25
+#: axes and their labels stay at least this bright, to stay readable
+AXIS_BRIGHTNESS_FLOOR = 0.6
+#: brightness levels offered in the View menu
+NIGHT_LEVELS = (0.05, 0.1, 0.25, 0.5, 1.0)
+#: where the checkbox ticks are (package data, installed with the wheel)
+ICONS = Path(__file__).resolve().parents[1] / "resources" / "icons"
+
+
+def dimmed(theme: Theme, brightness: float) -> Theme:
+    """``theme`` with the frame and the plot colours at ``brightness`` (0.02-1) of full."""
+    b = min(1.0, max(0.02, brightness))
+
+    def dim(colour: str) -> str:
+        c = QColor(colour)
+        return QColor(round(c.red() * b), round(c.green() * b), round(c.blue() * b)).name()
+
+    r, g, bl, a = theme.band
+    return replace(
+        theme, brightness=b, plot_fg=QColor(theme.plot_fg).darker(
+            round(100 / max(b, AXIS_BRIGHTNESS_FLOOR))).name(),
+        channel={k: dim(v) for k, v in theme.channel.items()},
+        target=dim(theme.target), band=(round(r * b), round(g * b), round(bl * b), a),
+        clip=dim(theme.clip), fit=dim(theme.fit), points=dim(theme.points))
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of ``colour`` (0 black .. 1 white)."""
+    c = QColor(colour)
+
+    def linear(v: int) -> float:
+        x = v / 255
+        return x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(c.red()) + 0.7152 * linear(c.green()) + 0.0722 * linear(c.blue())
+
+
+def contrast_ratio(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two colours, 1 to 21 (4.5 is the minimum for text)."""
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
 
 
 def theme_for(night: bool) -> Theme:
@@ -70,8 +131,8 @@ def apply_theme(app: QApplication, theme: Theme) -> None:
         QPalette.ColorRole.ButtonText: theme.text,
         QPalette.ColorRole.ToolTipBase: theme.base,
         QPalette.ColorRole.ToolTipText: theme.text,
-        QPalette.ColorRole.Highlight: theme.accent,
-        QPalette.ColorRole.HighlightedText: "#ffffff" if theme is DARK else "#ff8080",
+        QPalette.ColorRole.Highlight: theme.progress_chunk,
+        QPalette.ColorRole.HighlightedText: theme.progress_text,
         QPalette.ColorRole.PlaceholderText: theme.dim,
         QPalette.ColorRole.Link: theme.accent,
     }
@@ -102,6 +163,11 @@ QLabel#statusLabel {{ font-size: 15px; font-weight: bold; }}
 QLabel#summaryLabel {{ border: 1px solid {theme.dim}; border-radius: 4px; padding: 6px; }}
 QPlainTextEdit#logView {{ font-family: monospace; font-size: 11px; }}
 QProgressBar {{ border: 1px solid {theme.button}; border-radius: 3px; text-align: center;
-            background: {theme.base}; }}
-QProgressBar::chunk {{ background: {theme.accent}; }}
+            background: {theme.base}; color: {theme.progress_text}; }}
+QProgressBar::chunk {{ background: {theme.progress_chunk}; }}
+QCheckBox::indicator, QGroupBox::indicator {{ width: 13px; height: 13px;
+            border: 1px solid {theme.dim}; border-radius: 2px; background: {theme.base}; }}
+QCheckBox::indicator:checked, QGroupBox::indicator:checked {{
+            image: url({(ICONS / theme.check_icon).as_posix()}); }}
+QCheckBox::indicator:disabled {{ border-color: {theme.button}; }}
 """

@@ -176,7 +176,7 @@ def test_native_target_above_full_scale_is_refused(make_window: Any, qtbot: Any)
 def test_target_shows_both_scales(make_window: Any) -> None:
     window = make_window()
     window.targetEdit.setText("50%")
-    assert window.targetInfo.text().startswith("50 % = 8191 native (14-bit) = 32767 16-bit")
+    assert window.targetInfo.text().startswith("50 % = 8192 native (14-bit) = 32768 16-bit")
     window.targetEdit.setText("30000")
     assert "7500 native (14-bit) = 30000 16-bit" in window.targetInfo.text()
     window.spaceCombo.setCurrentIndex(window.spaceCombo.findData(AduSpace.NATIVE.value))
