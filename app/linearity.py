@@ -166,3 +166,31 @@ def measure_linearity(camera: Camera, *, cancel: threading.Event | None = None,
         if not any(abs(p.exposure_s - wanted) <= 1e-9 * wanted for p in points):
             take(wanted)
     return linear_limit(points, full)
+
+
+def departure_from_line(points: list[tuple[float, float]], bias_native: float | None = None
+                        ) -> tuple[float, float] | None:
+    """(departure, level) of the brightest point from the line through the two dimmest.
+
+    ``points`` are (exposure, mean) pairs at distinct exposures; a known bias counts as
+    the point (0, bias). The departure is the brightest point's shortfall from the
+    line, as a share of its signal above the line's bias; None with fewer than three
+    points or too little spread (the brightest under 1.5x the dimmest's signal).
+    """
+    distinct: dict[float, float] = {}
+    if bias_native is not None:
+        distinct[0.0] = bias_native
+    for exposure_s, mean in points:
+        distinct.setdefault(round(exposure_s, 12), mean)
+    if len(distinct) < 3:
+        return None
+    ordered = sorted(distinct.items(), key=lambda item: item[1])
+    (t1, m1), (t2, m2), (t3, m3) = ordered[0], ordered[1], ordered[-1]
+    if t2 == t1 or (m2 - m1) * (t2 - t1) <= 0:
+        return None
+    rate = (m2 - m1) / (t2 - t1)
+    bias = m1 - rate * t1
+    expected = rate * t3
+    if expected <= 0 or (m3 - bias) < 1.5 * max(m1 - bias, 1e-9):
+        return None
+    return (expected - (m3 - bias)) / expected, m3

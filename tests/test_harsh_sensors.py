@@ -135,3 +135,19 @@ def test_linearity_finds_the_limit_and_flats_respect_it(tmp_path: Path) -> None:
     limit16 = result["linear_limit_16bit"]
     assert all(f["mean_16bit"] <= limit16 for f in data["flats"])
     assert any("lowered" in w for w in data["warnings"])
+
+
+def test_a_non_linear_response_seen_across_the_frames_taken_is_warned(tmp_path: Path) -> None:
+    # An ASI1600-like sensor at 50 %, its bias known (as from last night): the test
+    # frame, the bias and the flats show the response bent by ~3.5 %.
+    camera = SimulatedCamera(small_config(nonlinearity=0.1, linear_limit=0.3, bias_adu=200,
+                                          seed=9))
+    events = run(camera, FlatSettings(out_dir=tmp_path / "bent", count=4,
+                                      first_exposure_s=0.02, bias_hint_native=200.0))
+    assert isinstance(events[-1], SessionFinished)
+    assert any("departs from linear" in w for w in record(tmp_path / "bent")["warnings"])
+    # A linear sensor under a light that wobbles 2 % from frame to frame: no warning.
+    camera = SimulatedCamera(small_config(flux_jitter=0.02, bias_adu=200, seed=9))
+    run(camera, FlatSettings(out_dir=tmp_path / "wobbly", count=6, first_exposure_s=0.02,
+                             bias_hint_native=200.0))
+    assert not any("departs" in w for w in record(tmp_path / "wobbly")["warnings"])

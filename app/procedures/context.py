@@ -47,6 +47,10 @@ class FilterRun:
     bias_native: float | None = None
     exposure_s: float | None = None
     notes: list[str] = field(default_factory=list)
+    #: the bias known before the search (last night's, or a hint), native ADU
+    known_bias: float | None = None
+    #: (exposure applied, steered level) of the unclipped search frames
+    search_points: list[tuple[float, float]] = field(default_factory=list)
 
     def warn(self, message: str) -> Notice:
         """A warning: kept in session.json and shown to the user."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import time
 
+from app import defaults
 from app.actions import Expose, FrameKind, Procedure, SaveFrame, SessionFailure, Shot
 from app.drift import LevelTracker
 from app.events import FlatCaptured, FlatRejected, Phase, Progress
+from app.linearity import departure_from_line
 from app.procedures.context import FilterRun
 from app.procedures.search import check_flicker, find_exposure
 from app.record import channels_entry
@@ -36,6 +38,7 @@ def capture_flats(run: FilterRun, shot: Shot) -> Procedure:
     captured = run.done_before
     rejected_in_a_row = 0
     flat_wall_s: list[float] = []
+    kept_levels = [Steering.level_of(shot.stats, aim).mean_native]
     while True:
         captured += 1
         yield FlatCaptured(captured, settings.count, exposure_s, shot.stats,
@@ -43,6 +46,9 @@ def capture_flats(run: FilterRun, shot: Shot) -> Procedure:
         yield SaveFrame(shot, FrameKind.FLAT, captured, run.filter_name, run.section,
                         run.subdir)
         if captured >= settings.count:
+            warning = _linearity_warning(run, exposure_s, kept_levels)
+            if warning is not None:
+                yield run.warn(warning)
             return exposure_s
         while True:
             per_flat_s = (sum(flat_wall_s) / len(flat_wall_s) if flat_wall_s
@@ -65,6 +71,7 @@ def capture_flats(run: FilterRun, shot: Shot) -> Procedure:
                                         run.bias_native)
             if decision.keep:
                 rejected_in_a_row = 0
+                kept_levels.append(level.mean_native)
             else:
                 rejected_in_a_row += 1
                 run.record.count_rejected_flat(run.section)
@@ -95,6 +102,32 @@ def capture_flats(run: FilterRun, shot: Shot) -> Procedure:
                 run.record.update_section(run.section, exposure_s=exposure_s)
             if decision.keep:
                 break
+
+
+def _linearity_warning(run: FilterRun, exposure_s: float, levels: list[float]) -> str | None:
+    """A warning when the frames taken show a response off a straight line by > 1 %.
+
+    The search frames and the flats (their mean level, at the flats' exposure) give
+    three or more exposures; the brightest is compared with the line through the two
+    dimmest. The light's own frame-to-frame wobble, measured from the flats, raises
+    the bar so a noisy panel is not mistaken for a non-linear sensor.
+    """
+    if not levels:
+        return None
+    mean = sum(levels) / len(levels)
+    spread = (sum((x - mean) ** 2 for x in levels) / max(len(levels) - 1, 1)) ** 0.5
+    wobble = spread / mean if mean > 0 else 0.0
+    found = departure_from_line([*run.search_points, (exposure_s, mean)], run.known_bias)
+    if found is None:
+        return None
+    departure, level = found
+    if departure <= max(defaults.NONLINEAR_DEPARTURE, 4 * wobble):
+        return None
+    full = run.scale.full_scale_native
+    return (f"the sensor's response departs from linear by {departure:.1%} at "
+            f"{level / full:.0%} of full scale across the frames taken: flats there may "
+            "calibrate badly; run 'autoflats linearity' to measure its limit, then use "
+            "--lower-target (or a lower --target)")
 
 
 def _resolve(exposure_s: float, level_native: float, level: Level, aim: Aim,

@@ -66,6 +66,7 @@ def find_exposure(run: FilterRun) -> Procedure:
         yield Notice(f"starting from last time's exposure, {remembered.exposure_s:.4g} s "
                      f"({remembered.when_utc[:10]})")
     steering = run.steering
+    run.known_bias = bias_hint
     solver = _new_solver(run, steering.aim, first_s, bias_hint, e_per_adu)
     taken: list[tuple[float, FrameStats, float | None]] = []  # (applied s, stats, shot)
     exposure_s = cam.clamp_exposure(solver.first_exposure())
@@ -77,6 +78,9 @@ def find_exposure(run: FilterRun) -> Procedure:
         stats, signal = shot.stats, shot.shot_signal_native
         repeated = any(math.isclose(shot.exposure_s, t, rel_tol=1e-9) for t, _, _ in taken)
         taken.append((shot.exposure_s, stats, signal))
+        level = steering.level(stats)
+        if level.clipped_fraction <= defaults.CLIPPED_SHARE_MAX:
+            run.search_points.append((shot.exposure_s, level.mean_native))
         bias_guess = stats.mean_native - signal if signal is not None else 0.0
         flicker = check_flicker(run, shot, bias_guess)
         if flicker is not None:
