@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from app.adu import AduScale
-from app.events import FinishReason, SessionFinished
 from app.history import ExposureHistory
 from app.job import MAX_FLAT_EXPOSURE_S, FlatJob, JobSettings
 from app.resume import ResumeState, check_same_camera
@@ -20,8 +19,6 @@ from app.settings import FlatSettings, SettingsError
 from app.sky_model import Site, SiteError
 from drivers.devices import open_devices
 from drivers.wheel_sim import SimulatedWheel
-
-EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
 
 
 def _brightness(text: str | None) -> int | str | None:
@@ -99,7 +96,7 @@ def resume_job_args(args: argparse.Namespace, record: dict[str, object]) -> None
 def run_job_cli(args: argparse.Namespace, settings: FlatSettings, camera_id: str,
                 resume: ResumeState | None = None) -> int:
     """Run the job (or continue it); exit codes as ``autoflats flats``."""
-    from app.cli.main import print_event  # the one place events are printed
+    from app.cli.main import follow, outcome  # the one place events are printed
 
     filters = _filters(args.filters)
     if filters and not args.wheel:
@@ -116,7 +113,6 @@ def run_job_cli(args: argparse.Namespace, settings: FlatSettings, camera_id: str
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     previous_term = signal.signal(signal.SIGTERM, lambda *_: cancel.set())
-    finished: SessionFinished | None = None
     try:
         with devices:
             history = None if args.no_history else ExposureHistory.default()
@@ -135,23 +131,9 @@ def run_job_cli(args: argparse.Namespace, settings: FlatSettings, camera_id: str
                              record_extra=extra, ask_user=ask_on_terminal(args.yes),
                              resume=resume)
             runner.ordered_filters()  # unknown filters: exit code 2 before any exposure
-            scale = AduScale(devices.camera.info.bit_depth)
-            for event in runner.events():
-                if not args.quiet:
-                    print_event(event, scale)
-                if isinstance(event, SessionFinished):
-                    finished = event
+            finished = follow(runner.events(), args,
+                              AduScale(devices.camera.info.bit_depth))
     finally:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
-    assert finished is not None
-    if args.json and finished.session_file is not None and finished.session_file.exists():
-        sys.stdout.write(finished.session_file.read_text(encoding="utf-8"))
-        sys.stdout.flush()
-    if finished.reason is FinishReason.COMPLETED:
-        return EXIT_OK
-    if finished.reason is FinishReason.CANCELLED:
-        print("autoflats: cancelled; files already written are kept", file=sys.stderr)
-        return EXIT_CANCELLED
-    print(f"autoflats: error: {finished.message}", file=sys.stderr)
-    return EXIT_FAILED
+    return outcome(finished, args, settings.out_dir)

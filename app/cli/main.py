@@ -16,7 +16,7 @@ import shlex
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -366,7 +366,6 @@ def _flats(args: argparse.Namespace) -> int:
     # Ctrl-C and SIGTERM cancel cleanly: the exposure is aborted, written flats kept.
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     previous_term = signal.signal(signal.SIGTERM, lambda *_: cancel.set())
-    finished: SessionFinished | None = None
     try:
         with camera:
             # Bad input is refused before the first exposure, with exit code 2.
@@ -381,15 +380,28 @@ def _flats(args: argparse.Namespace) -> int:
                      if args.sim_config is not None else {})
             session = FlatSession(camera, settings, cancel=cancel, resume=resume,
                                   camera_id=camera_id, history=history, record_extra=extra)
-            for event in session.events():
-                if not args.quiet:
-                    _print_event(event, AduScale(camera.info.bit_depth))
-                if isinstance(event, SessionFinished):
-                    finished = event
+            finished = follow(session.events(), args, AduScale(camera.info.bit_depth))
     finally:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
-    assert finished is not None
+    return outcome(finished, args, settings.out_dir)
+
+
+def follow(events: Iterable[Event], args: argparse.Namespace,
+           scale: AduScale) -> SessionFinished:
+    """Print a run's events for people (unless --quiet); the finish event."""
+    finished: SessionFinished | None = None
+    for event in events:
+        if not args.quiet:
+            _print_event(event, scale)
+        if isinstance(event, SessionFinished):
+            finished = event
+    assert finished is not None, "a run always ends with SessionFinished"
+    return finished
+
+
+def outcome(finished: SessionFinished, args: argparse.Namespace, out_dir: Path) -> int:
+    """--json's record on stdout, the last word on stderr, and the exit code."""
     if args.json and finished.session_file is not None and finished.session_file.exists():
         sys.stdout.write(finished.session_file.read_text(encoding="utf-8"))
         sys.stdout.flush()
@@ -397,7 +409,7 @@ def _flats(args: argparse.Namespace) -> int:
         return EXIT_OK
     if finished.reason is FinishReason.CANCELLED:
         _err(f"autoflats: cancelled; {len(finished.files)} flat(s) kept; continue with: "
-             f"autoflats flats --resume {shlex.quote(str(settings.out_dir))}")
+             f"autoflats flats --resume {shlex.quote(str(out_dir))}")
         return EXIT_CANCELLED
     _err(f"autoflats: error: {finished.message}")
     return EXIT_FAILED
@@ -407,11 +419,6 @@ def _is_job(args: argparse.Namespace) -> bool:
     """Whether the run needs the job engine (devices, filters or dark flats)."""
     return bool(args.filters or args.wheel or args.panel or args.dark_flats
                 or args.brightness is not None or args.sky or args.site)
-
-
-def print_event(event: Event, scale: AduScale) -> None:
-    """One event as people read it on stderr."""
-    _print_event(event, scale)
 
 
 def _print_event(event: Event, scale: AduScale) -> None:
