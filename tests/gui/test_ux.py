@@ -183,6 +183,7 @@ def test_log_grows_and_the_search_steps_stay_in_view(make_window: Any, qtbot: An
     sim = write_sim(tmp_path / "dim.toml", "flux_e_s = 300.0\n")
     window = make_window(sim_config=sim, count=30)
     window.historyCheck.setChecked(False)
+    window.targetEdit.setText("30002")  # 7500.5 native: a half, rounded up everywhere
     run_to_end(qtbot, window)
     steps = window.monitor.stepsView.toPlainText()
     tests = re.findall(r"^\S+  test \d+: ", steps, flags=re.MULTILINE)
@@ -201,8 +202,8 @@ def test_log_grows_and_the_search_steps_stay_in_view(make_window: Any, qtbot: An
     split.setSizes([200, sum(split.sizes()) - 200])
     assert log.height() > before + 50
     # the target reads the same in the log as in the form (one rounding rule)
-    assert "target 8192 native (14-bit) = 32768 16-bit" in window.logView.toPlainText()
-    assert window.targetInfo.text().startswith("50 % = 8192 native (14-bit) = 32768 16-bit")
+    assert "target 7501 native (14-bit) = 30002 16-bit" in window.logView.toPlainText()
+    assert window.targetInfo.text().startswith("7501 native (14-bit) = 30002 16-bit")
 
 
 def test_cancel_says_what_is_kept_and_how_to_continue(make_window: Any, qtbot: Any,
