@@ -70,6 +70,19 @@ def test_night_mode_dims_the_live_frame(make_window: Any, qtbot: Any) -> None:
     assert window.qsettings.value("night_brightness") in (0.05, "0.05")
 
 
+def test_night_mode_has_no_blue_in_the_search_legend(make_window: Any, qtbot: Any) -> None:
+    window = make_window()
+    window.set_night_mode(True)
+    plot = window.searchPlot
+    assert plot.tests == []  # no test frames drawn yet: the legend still shows a sample
+    qtbot.wait(50)
+    legend = _array(plot.grab().toImage())
+    red, green, blue = (legend[..., i].astype(int) for i in range(3))
+    assert (blue > red + 10).sum() == 0 and (green > red + 10).sum() == 0
+    colour = plot.points.scatter.opts["brush"].color()
+    assert colour.red() > colour.blue() and colour.red() > colour.green()
+
+
 def test_night_brightness_is_remembered(make_window: Any, qtbot: Any, qsettings: Any) -> None:
     qsettings.setValue("night_brightness", 0.1)
     window = make_window()
