@@ -83,6 +83,17 @@ def test_night_mode_has_no_blue_in_the_search_legend(make_window: Any, qtbot: An
     assert colour.red() > colour.blue() and colour.red() > colour.green()
 
 
+def test_night_window_after_a_colour_run_has_no_blue_or_green(make_window: Any,
+                                                               qtbot: Any) -> None:
+    window = make_window(camera="sim-color", count=1)
+    window.set_night_mode(True)
+    run_to_end(qtbot, window)
+    qtbot.wait(100)
+    pixels = _array(window.grab().toImage()).astype(int)
+    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    assert ((blue > red + 10) | (green > red + 10)).sum() == 0
+
+
 def test_night_brightness_is_remembered(make_window: Any, qtbot: Any, qsettings: Any) -> None:
     qsettings.setValue("night_brightness", 0.1)
     window = make_window()
