@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench sim-run gui-stall reliability screenshot clean venv
+.PHONY: run test lint bench sim-run gui-stall reliability screenshot screenshots clean venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ screenshot: $(STAMP)
 	AUTOFLATS_SCREENSHOT=$(CURDIR)/docs/screenshot.png QT_QPA_PLATFORM=offscreen \
 		$(BIN)/python -m pytest -q -p no:cacheprovider \
 		tests/gui/test_screenshot_and_stall.py::test_screenshot
+
+# The README's pictures of both themes (night mode dimmed, a long output folder, the log
+# with a whole exposure search): docs/screenshot-dark.png and docs/screenshot-night.png.
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m app.gui.screenshots docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -15,7 +15,6 @@ from app.adu import AduScale, round_adu
 from app.cli import main
 from app.events import FlatSaved
 from app.live import LiveSettings, live_frames, run_live
-from drivers.registry import open_camera
 from drivers.sim_config import load_sim_config
 from drivers.simulator import SimulatedCamera
 
@@ -87,26 +86,42 @@ def test_cancel_aborts_the_running_exposure_and_closes_the_camera(tmp_path: Path
     camera._do_start_exposure = start  # type: ignore[method-assign]
     results: list[object] = []
 
+    errors: list[BaseException] = []
+
     def loop() -> None:
         camera.open()
         try:
             results.extend(live_frames(camera, LiveSettings(exposure_s=600.0), cancel))
+        except BaseException as error:
+            errors.append(error)
         finally:
             camera.close()
 
-    thread = threading.Thread(target=loop)
+    thread = threading.Thread(target=loop, daemon=True)  # a hung test must not hang pytest
     thread.start()
     assert started.wait(30)
     cancel.set()
     thread.join(30)
     assert not thread.is_alive()
-    assert results == [] and not camera.is_open
+    assert results == [] and errors == [] and not camera.is_open
 
 
-def test_run_live_opens_and_closes(sim_toml: Path) -> None:
-    frames = list(run_live("sim", LiveSettings(exposure_s=0.1, frames=2),
-                           sim_config_path=sim_toml))
-    assert len(frames) == 2
+def test_run_live_opens_and_closes(sim_toml: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[SimulatedCamera] = []
+    real_open = SimulatedCamera.open
+
+    def spy(self: SimulatedCamera) -> None:
+        opened.append(self)
+        real_open(self)
+
+    monkeypatch.setattr(SimulatedCamera, "open", spy)
+    frames = run_live("sim", LiveSettings(exposure_s=0.1, frames=5), sim_config_path=sim_toml)
+    assert next(frames).index == 1 and opened[0].is_open
+    frames.close()  # the consumer stops early: the camera is still closed
+    assert len(opened) == 1 and not opened[0].is_open
+    assert len(list(run_live("sim", LiveSettings(exposure_s=0.1, frames=2),
+                             sim_config_path=sim_toml))) == 2
+    assert not opened[1].is_open
 
 
 def test_bad_live_settings_are_refused() -> None:
@@ -197,17 +212,13 @@ def test_one_rounding_rule() -> None:
 def test_terminal_and_record_agree(tmp_path: Path, sim_toml: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "o"
+    # 30002 16-bit on a 14-bit camera is 7500.5 native: a half, where rules differ
     assert main(["flats", "--camera", "sim", "--count", "1", "--out", str(out),
-                 "--sim-config", str(sim_toml)]) == 0
+                 "--sim-config", str(sim_toml), "--target", "30002"]) == 0
     err = capsys.readouterr().err
-    assert "target 8192 native (14-bit) = 32768 16-bit" in err
+    assert "target 7501 native (14-bit) = 30002 16-bit" in err
     record = json.loads((out / "session.json").read_text())
     # session.json keeps the exact values; shown, they round to the same integers
-    assert record["target_native"] == 8191.875 and record["target_16bit"] == 32767.5
-    assert round_adu(record["target_native"]) == 8192
-    assert round_adu(record["target_16bit"]) == 32768
+    assert record["target_native"] == 7500.5 and record["target_16bit"] == 30002
+    assert round_adu(record["target_native"]) == 7501
 
-
-def test_live_opens_the_named_camera_only(sim_toml: Path) -> None:
-    camera = open_camera("sim-color", sim_config_path=sim_toml)
-    assert camera.info.bayer_pattern == "RGGB"

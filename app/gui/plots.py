@@ -276,6 +276,12 @@ class SearchPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped
         self.points.setSymbolPen(pg.mkPen(theme.plot_bg))
         self.accepted.setSymbolBrush(pg.mkBrush(theme.target))
         self.accepted.setSymbolPen(pg.mkPen(theme.plot_bg))
+        # The legend draws its samples from the scatter's own defaults, which the
+        # calls above leave alone while a plot has no points (pyqtgraph's default is
+        # blue-grey: a blue light in night mode).
+        for item, colour in ((self.points, theme.points), (self.accepted, theme.target)):
+            item.scatter.setBrush(pg.mkBrush(colour))
+            item.scatter.setPen(pg.mkPen(theme.plot_bg))
         self.fit_curve.setPen(pg.mkPen(theme.fit, width=2, style=Qt.PenStyle.DashLine))
         self.target_line.setPen(pg.mkPen(theme.target, width=2))
         self.target_line.label.setColor(theme.target)

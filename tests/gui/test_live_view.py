@@ -94,12 +94,17 @@ def test_unticking_aborts_a_long_exposure(make_window: Any, qtbot: Any, tmp_path
     monkeypatch.setattr(SimulatedCamera, "_do_abort_exposure", abort)
     window.runPanel.liveExposureSpin.setValue(600.0)  # ten minutes
     window.liveButton.click()
-    qtbot.waitUntil(started.is_set, timeout=15_000)  # the exposure is running
-    assert window.live.active() and window.live.frames_received == 0
-    window.liveButton.click()
-    qtbot.waitUntil(lambda: not window.live.active(), timeout=15_000)
-    assert aborted.is_set()
-    assert window.live.frames_received == 0
+    cancel = window.live._cancel
+    try:
+        qtbot.waitUntil(started.is_set, timeout=15_000)  # the exposure is running
+        assert window.live.active() and window.live.frames_received == 0
+        window.liveButton.click()
+        qtbot.waitUntil(lambda: not window.live.active(), timeout=15_000)
+        assert aborted.is_set()
+        assert window.live.frames_received == 0
+    finally:
+        if cancel is not None:
+            cancel.set()  # whatever happened, end the ten-minute exposure
 
 
 def test_auto_flats_stops_the_live_view_first(make_window: Any, qtbot: Any,

@@ -70,6 +70,30 @@ def test_night_mode_dims_the_live_frame(make_window: Any, qtbot: Any) -> None:
     assert window.qsettings.value("night_brightness") in (0.05, "0.05")
 
 
+def test_night_mode_has_no_blue_in_the_search_legend(make_window: Any, qtbot: Any) -> None:
+    window = make_window()
+    window.set_night_mode(True)
+    plot = window.searchPlot
+    assert plot.tests == []  # no test frames drawn yet: the legend still shows a sample
+    qtbot.wait(50)
+    legend = _array(plot.grab().toImage())
+    red, green, blue = (legend[..., i].astype(int) for i in range(3))
+    assert (blue > red + 10).sum() == 0 and (green > red + 10).sum() == 0
+    colour = plot.points.scatter.opts["brush"].color()
+    assert colour.red() > colour.blue() and colour.red() > colour.green()
+
+
+def test_night_window_after_a_colour_run_has_no_blue_or_green(make_window: Any,
+                                                               qtbot: Any) -> None:
+    window = make_window(camera="sim-color", count=1)
+    window.set_night_mode(True)
+    run_to_end(qtbot, window)
+    qtbot.wait(100)
+    pixels = _array(window.grab().toImage()).astype(int)
+    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    assert ((blue > red + 10) | (green > red + 10)).sum() == 0
+
+
 def test_night_brightness_is_remembered(make_window: Any, qtbot: Any, qsettings: Any) -> None:
     qsettings.setValue("night_brightness", 0.1)
     window = make_window()
@@ -183,6 +207,7 @@ def test_log_grows_and_the_search_steps_stay_in_view(make_window: Any, qtbot: An
     sim = write_sim(tmp_path / "dim.toml", "flux_e_s = 300.0\n")
     window = make_window(sim_config=sim, count=30)
     window.historyCheck.setChecked(False)
+    window.targetEdit.setText("30002")  # 7500.5 native: a half, rounded up everywhere
     run_to_end(qtbot, window)
     steps = window.monitor.stepsView.toPlainText()
     tests = re.findall(r"^\S+  test \d+: ", steps, flags=re.MULTILINE)
@@ -201,8 +226,8 @@ def test_log_grows_and_the_search_steps_stay_in_view(make_window: Any, qtbot: An
     split.setSizes([200, sum(split.sizes()) - 200])
     assert log.height() > before + 50
     # the target reads the same in the log as in the form (one rounding rule)
-    assert "target 8192 native (14-bit) = 32768 16-bit" in window.logView.toPlainText()
-    assert window.targetInfo.text().startswith("50 % = 8192 native (14-bit) = 32768 16-bit")
+    assert "target 7501 native (14-bit) = 30002 16-bit" in window.logView.toPlainText()
+    assert window.targetInfo.text().startswith("7501 native (14-bit) = 30002 16-bit")
 
 
 def test_cancel_says_what_is_kept_and_how_to_continue(make_window: Any, qtbot: Any,
