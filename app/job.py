@@ -59,6 +59,8 @@ class JobSettings:
     site: Site | None = None
     #: relative throughput per filter name, when known (the simulated wheel's table)
     throughput: Mapping[str, float] | None = None
+    #: balance a colour camera's R, G, B with a tintable panel's tint (the screen)
+    tint: bool = True
 
     def __post_init__(self) -> None:
         """Refuse a job no rig could run."""
@@ -206,7 +208,7 @@ class FlatJob:
 
         sequence = SequencePlan(filters=filters or (None,), brightness=job.brightness,
                                 dark_count=job.dark_count, window_s=window,
-                                open_cover_at_end=job.open_cover_at_end,
+                                open_cover_at_end=job.open_cover_at_end, tint=job.tint,
                                 darks_done=tuple(float(d["exposure_s"]) for d in
                                                  (previous or {}).get("dark_flats") or []))
         panel_facts = self.rig.panel.info if self.rig.panel is not None else None

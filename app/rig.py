@@ -8,7 +8,7 @@ needs no particular driver.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from drivers.base import Camera
 
@@ -49,6 +49,24 @@ class PanelLike(Protocol):
     def close_cover(self, timeout_s: float = ...) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class TintablePanel(Protocol):
+    """A panel whose light's colour can be balanced (the screen): r, g, b multipliers."""
+
+    @property
+    def info(self) -> PanelFacts: ...
+
+    @property
+    def tint(self) -> tuple[float, float, float]: ...
+
+    def set_tint(self, r: float, g: float, b: float) -> tuple[float, float, float]: ...
+
+
+def can_tint(panel: PanelFacts | None) -> bool:
+    """Whether a panel's facts say it can tint its light (``has_tint``, off if absent)."""
+    return bool(getattr(panel, "has_tint", False))
 
 
 class WheelLike(Protocol):
