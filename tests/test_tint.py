@@ -13,7 +13,6 @@ from app.actions import Expose, SessionFailure, SetBrightness, SetTint, Shot
 from app.engine import Engine
 from app.events import FinishReason, Notice, SessionFinished
 from app.job import FlatJob, JobSettings
-from app.procedures.context import FilterRun
 from app.procedures.tint import balance_tint
 from app.rig import Rig, TintablePanel
 from app.settings import FlatSettings
@@ -210,7 +209,49 @@ def test_the_balance_step_by_step_with_made_up_frames() -> None:
     assert record.warnings == []
 
 
-def test_filter_run_is_what_the_balance_reads() -> None:
-    """The made-up run above stands for a FilterRun: the fields it reads exist."""
-    fields = FilterRun.__dataclass_fields__
-    assert {"bias_native", "filter_name", "record"} <= set(fields)
+class _ColouredLight:
+    def __init__(self, factors: tuple[float, float, float]) -> None:
+        self.factors = factors
+
+    def flux_e_s(self) -> float:
+        return 3000.0
+
+    def channel_flux_factors(self) -> tuple[float, float, float]:
+        return self.factors
+
+
+def _channel_signals(camera: SimulatedCamera) -> dict[str, float]:
+    frame = camera.capture(1.0).frame >> (16 - camera.config.bit_depth)
+    bias = camera.config.bias_native(camera.offset)
+    bayer = camera.info.bayer_pattern
+    planes: dict[str, list[float]] = {}
+    for dy in (0, 1):
+        for dx in (0, 1):
+            if bayer is None:
+                planes.setdefault("L", []).append(float(frame[dy::2, dx::2].mean()) - bias)
+            else:
+                planes.setdefault(bayer[2 * dy + dx], []).append(
+                    float(frame[dy::2, dx::2].mean()) - bias)
+    return {c: sum(v) / len(v) for c, v in planes.items()}
+
+
+@pytest.mark.parametrize("band_rows", [3, 10_000])  # bands starting on odd rows, or one
+def test_the_simulated_light_per_colour(tmp_path: Path, band_rows: int,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = write_sim(tmp_path, r=0.5, b=0.3, more="vignetting = 0\nprnu = 0\ndust_count = 0")
+    monkeypatch.setattr("drivers.simulator.BAND_PIXELS", 128 * band_rows)
+    results = {}
+    for camera_id in ("sim-color", "sim"):
+        for factors in ((1.0, 1.0, 1.0), (2.0, 0.5, 3.0)):
+            devices = open_devices(camera_id, sim_config_path=sim)
+            camera = devices.camera
+            assert isinstance(camera, SimulatedCamera)
+            camera.set_light(_ColouredLight(factors))
+            with devices:
+                results[camera_id, factors] = _channel_signals(camera)
+    white, tinted = results["sim-color", (1.0, 1.0, 1.0)], results["sim-color", (2.0, 0.5, 3.0)]
+    for channel, factor in zip("RGB", (2.0, 0.5, 3.0), strict=True):
+        assert tinted[channel] / white[channel] == pytest.approx(factor, rel=0.02)
+    assert white["R"] / white["G"] == pytest.approx(0.5, rel=0.02)  # channel_ratio stays
+    mono_white, mono_tinted = results["sim", (1.0, 1.0, 1.0)], results["sim", (2.0, 0.5, 3.0)]
+    assert mono_tinted["L"] == pytest.approx(mono_white["L"], rel=0.01)  # mono ignores it
