@@ -69,6 +69,14 @@ def can_tint(panel: PanelFacts | None) -> bool:
     return bool(getattr(panel, "has_tint", False))
 
 
+def shown_tint(panel: object) -> tuple[float, float, float]:
+    """The tint a panel shows now (white for a panel that cannot tint)."""
+    if isinstance(panel, TintablePanel):
+        r, g, b = panel.tint
+        return (r, g, b)
+    return (1.0, 1.0, 1.0)
+
+
 class WheelLike(Protocol):
     """A filter wheel, as the engine drives it."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,12 @@ from app.job import FlatJob, JobSettings
 from app.procedures.tint import balance_tint
 from app.rig import Rig, TintablePanel
 from app.settings import FlatSettings
+from app.stats import FrameStats
 from drivers.devices import open_devices
 from drivers.screen_panel import ScreenPanel, ScreenState
 from drivers.sim_rig import ScreenLight
 from drivers.simulator import SimulatedCamera
+from drivers.wheel_sim import SimulatedWheel
 
 SIM = """width = 128
 height = 96
@@ -52,17 +55,22 @@ class RecordingScreen(ScreenPanel):
         return super().set_tint(r, g, b)
 
 
-def run_screen_job(tmp_path: Path, camera_id: str, sim: Path, **job: Any
+def run_screen_job(tmp_path: Path, camera_id: str, sim: Path, *, out_name: str = "job",
+                   shown: tuple[float, float, float] | None = None, wheel: str | None = None,
+                   **job: Any
                    ) -> tuple[list[Any], dict[str, Any], RecordingScreen, SimulatedCamera]:
-    devices = open_devices(camera_id, sim_config_path=sim)
+    devices = open_devices(camera_id, wheel=wheel, sim_config_path=sim)
     camera = devices.camera
     assert isinstance(camera, SimulatedCamera)
     screen = RecordingScreen(camera.clock)
+    if shown is not None:
+        screen.set_tint(*shown)  # as the GUI's tint boxes do before the job
     devices.panel = screen
-    camera.set_light(ScreenLight(screen, flux_e_s_at_max=40000.0, gamma=2.2))
-    out = tmp_path / "job"
+    sim_wheel = devices.wheel if isinstance(devices.wheel, SimulatedWheel) else None
+    camera.set_light(ScreenLight(screen, sim_wheel, flux_e_s_at_max=40000.0, gamma=2.2))
+    out = tmp_path / out_name
     with devices:
-        runner = FlatJob(Rig(camera, screen), JobSettings(
+        runner = FlatJob(Rig(camera, screen, devices.wheel), JobSettings(
             FlatSettings(out_dir=out, count=3), brightness="auto", **job))
         events = list(runner.events())
     data = json.loads((out / "session.json").read_text(encoding="utf-8"))
@@ -93,6 +101,36 @@ def test_the_job_balances_a_strongly_coloured_light_on_a_colour_camera(tmp_path:
     assert all(abs(f["mean_native"] - target) <= 0.05 * target for f in data["flats"])
     assert 1.0 <= data["exposure_s"] <= 10.0
     assert not any("tint" in w for w in data.get("warnings", []))
+
+
+def test_the_balance_starts_from_the_tint_the_screen_shows(tmp_path: Path) -> None:
+    sim = write_sim(tmp_path)
+    _, first, _, _ = run_screen_job(tmp_path, "sim-color", sim, out_name="first")
+    balanced = (first["tint"][0], first["tint"][1], first["tint"][2])
+    events, data, screen, _ = run_screen_job(tmp_path, "sim-color", sim, out_name="again",
+                                             shown=balanced)
+    assert events[-1].reason is FinishReason.COMPLETED
+    assert screen.tints == [balanced, balanced]  # shown before the job, set once by it
+    assert not any(isinstance(e, Notice) and e.message.startswith("tint ") for e in events)
+    assert data["tint"] == first["tint"] and data["tint_balanced"] is True
+
+
+def test_every_filter_records_its_tint(tmp_path: Path) -> None:
+    sim = write_sim(tmp_path, more='''
+[wheel]
+filters = ["L", "R", "G", "B"]
+throughput = [1.0, 0.33, 0.36, 0.30]
+move_s = 1.5
+''')
+    events, data, screen, camera = run_screen_job(tmp_path, "sim-color", sim, wheel="sim",
+                                                  filters=("L", "G"))
+    assert events[-1].reason is FinishReason.COMPLETED, events[-1]
+    for section in data["filters"]:
+        assert section["status"] == "completed" and section["tint_balanced"] is True
+        assert section["tint"][2] == 1.0 and section["tint_spread"] <= 0.01
+        for signals in flat_signals(section, camera):
+            assert max(signals) / min(signals) - 1 <= 0.02, signals
+    assert len(screen.tints) <= 5  # the second filter starts balanced already
 
 
 def test_a_mono_camera_skips_the_tint(tmp_path: Path) -> None:
@@ -167,16 +205,21 @@ class _Record:
     def add_warning(self, message: str) -> None:
         self.warnings.append(message)
 
+    def add_test_exposure(self, *args: Any, **more: Any) -> None:
+        pass
+
 
 def _shot(means: dict[str, float], exposure_s: float = 2.0) -> Shot:
-    stats: Any = type("Stats", (), {"channel_means_native": means})()
-    return Shot(np.zeros((2, 2), np.uint16), stats, exposure_s, None)  # type: ignore[arg-type]
+    mean = sum(means.values()) / 3
+    stats = FrameStats(mean * 4, mean, means, 0.0, 16383.0)
+    return Shot(np.zeros((2, 2), np.uint16), stats, exposure_s, datetime.now(timezone.utc))
 
 
 def test_the_balance_step_by_step_with_made_up_frames() -> None:
     """A screen whose light per colour goes as tint^2.2, a sensor seeing R 0.5 G 1 B 0.3."""
     response = {"R": 0.5, "G": 1.0, "B": 0.3}
-    run: Any = type("Run", (), {"bias_native": 100.0, "filter_name": None})()
+    run: Any = type("Run", (), {"bias_native": 100.0, "filter_name": None,
+                                "section": None})()
     record = _Record()
     run.record = record
     run.warn = lambda m: (record.add_warning(m), Notice(m, warning=True))[1]

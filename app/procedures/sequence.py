@@ -77,9 +77,13 @@ def filter_sequence(plan: SequencePlan, panel: PanelFacts | None,
         run.brightness = fixed
         tinting = plan.tint and can_tint(panel) and run.camera.info.bayer_pattern is not None
         try:
-            if tinting and tint is None:
-                applied = yield SetTint(*normalised(plan.start_tint))
-                tint = (float(applied[0]), float(applied[1]), float(applied[2]))
+            if tinting:  # from the tint at hand; a resumed filter from its own
+                recorded = run.record.section(run.section).get("tint")
+                wanted = (normalised((recorded[0], recorded[1], recorded[2])) if recorded
+                          else tint or normalised(plan.start_tint))
+                if wanted != tint:
+                    applied = yield SetTint(*wanted)
+                    tint = (float(applied[0]), float(applied[1]), float(applied[2]))
             if plan.brightness == "auto" and panel is not None and panel.has_light:
                 shot, level = yield from choose_brightness(run, panel, plan.window_s,
                                                            remembered_level(name))

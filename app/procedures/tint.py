@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from app.actions import Expose, Procedure, SetTint, Shot
 from app.events import Notice
 from app.procedures.context import FilterRun
+from app.procedures.search import known_bias
+from app.record import channels_entry
 from app.solver import SATURATED_FRACTION
 from app.steering import Steering
 from drivers.screen_panel import TINT_MIN, balanced_tint
@@ -68,7 +70,7 @@ def tint_text(tint: tuple[float, float, float]) -> str:
 
 def balance_tint(run: FilterRun, shot: Shot, tint: tuple[float, float, float]) -> Procedure:
     """Tint steps at ``shot``'s exposure until R, G and B agree; returns a TintOutcome."""
-    bias = run.bias_native or 0.0
+    bias = run.bias_native if run.bias_native is not None else known_bias(run) or 0.0
     name = run.filter_name or "this filter"
     changed = False
     for step in range(MAX_TINT_STEPS + 1):
@@ -97,6 +99,10 @@ def balance_tint(run: FilterRun, shot: Shot, tint: tuple[float, float, float]) -
         changed = True
         yield Notice(f"tint {tint_text(tint)}: R, G, B were {apart:.1%} apart")
         shot = yield Expose(shot.exposure_s)
+        run.record.add_test_exposure(shot.exposure_s, shot.stats.mean_native,
+                                     shot.stats.mean_16bit, section=run.section,
+                                     tint=[round(t, 4) for t in tint],
+                                     **channels_entry(shot.stats.channel_means_16bit))
     yield run.warn(f"{name}: the tint did not bring R, G and B within {TINT_TOLERANCE:.0%} "
                    f"in {MAX_TINT_STEPS} steps ({apart:.1%} apart); flats taken with tint "
                    f"{tint_text(tint)}")
