@@ -83,8 +83,10 @@ def flat_signals(data: dict[str, Any], camera: SimulatedCamera) -> list[tuple[fl
     return [tuple(flat["channels_16bit"][c] - bias for c in "RGB") for flat in data["flats"]]
 
 
-def test_the_job_balances_a_strongly_coloured_light_on_a_colour_camera(tmp_path: Path) -> None:
-    events, data, screen, camera = run_screen_job(tmp_path, "sim-color", write_sim(tmp_path))
+@pytest.mark.parametrize("camera_id", ["sim-color", "sim-dslr"])  # exposures free or on speeds
+def test_the_job_balances_a_strongly_coloured_light_on_a_colour_camera(
+        tmp_path: Path, camera_id: str) -> None:
+    events, data, screen, camera = run_screen_job(tmp_path, camera_id, write_sim(tmp_path))
     finished = events[-1]
     assert isinstance(finished, SessionFinished) and finished.reason is FinishReason.COMPLETED
     assert data["status"] == "completed" and len(data["flats"]) == 3
