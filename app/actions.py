@@ -87,6 +87,26 @@ class SetBrightness:
 
 
 @dataclass(frozen=True, slots=True)
+class SetTint:
+    """Set a tintable panel's colour balance; the result is the tint applied.
+
+    ``r``, ``g``, ``b``: multipliers of the white level, each in (0, 1], the largest 1
+    (the brightness sets the level, the tint the colour). The engine refuses it on a
+    panel that cannot tint (:class:`app.rig.TintablePanel`).
+    """
+
+    r: float
+    g: float
+    b: float
+
+    def __post_init__(self) -> None:
+        """Refuse a tint that is not (0, 1] per channel with the largest 1."""
+        tint = (self.r, self.g, self.b)
+        if not all(0 < t <= 1 for t in tint) or max(tint) != 1:
+            raise ValueError(f"tint {tint}: use multipliers in (0, 1], the largest 1")
+
+
+@dataclass(frozen=True, slots=True)
 class SetLight:
     """Switch the panel's light; the result is None."""
 
@@ -122,7 +142,8 @@ class Wait:
     reason: str = ""
 
 
-Action = Expose | SaveFrame | SetBrightness | SetLight | SetCover | MoveFilter | AskUser | Wait
+Action = (Expose | SaveFrame | SetBrightness | SetTint | SetLight | SetCover | MoveFilter
+          | AskUser | Wait)
 
 #: a procedure: yields actions (getting their results) and events; returns a value
 Procedure = Generator[Action | Event, Any, Any]

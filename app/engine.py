@@ -35,6 +35,7 @@ from app.actions import (
     SetBrightness,
     SetCover,
     SetLight,
+    SetTint,
     Shot,
     Wait,
 )
@@ -50,7 +51,7 @@ from app.events import (
 )
 from app.fits_store import FlatMeta, flat_filename, flat_header, utc_now, write_raw_beside
 from app.record import SessionRecord, channels_entry
-from app.rig import Rig
+from app.rig import Rig, TintablePanel
 from app.settings import SettingsError
 from app.stats import Frame, analyse_frame
 from app.writer import FitsWriter, WriteJob
@@ -147,8 +148,8 @@ class Engine:
                 self._drop_live()
                 return stop.value
             error, result = None, None
-            if isinstance(item, Expose | SaveFrame | SetBrightness | SetLight | SetCover
-                          | MoveFilter | AskUser | Wait):
+            if isinstance(item, Expose | SaveFrame | SetBrightness | SetTint | SetLight
+                          | SetCover | MoveFilter | AskUser | Wait):
                 try:
                     result = self._execute(item)
                 except (DeviceError, SessionFailure) as failure:
@@ -190,6 +191,11 @@ class Engine:
             raise SessionFailure("no light panel to control: give --panel")
         if isinstance(action, SetBrightness):
             return panel.set_brightness(action.level)
+        if isinstance(action, SetTint):
+            if not isinstance(panel, TintablePanel):
+                raise SessionFailure("this panel cannot tint its light (only the screen "
+                                     "panel can); leave the tint out for this panel")
+            return panel.set_tint(action.r, action.g, action.b)
         if isinstance(action, SetLight):
             if action.on:
                 panel.light_on()

@@ -27,7 +27,7 @@ from app.procedures.sequence import FilterOutcome, SequencePlan, filter_sequence
 from app.procedures.sky_flats import SkyOutcome, SkyPlan, sky_sequence
 from app.record import SESSION_FILE, SessionRecord
 from app.resume import ResumeState
-from app.rig import Rig
+from app.rig import Rig, shown_tint
 from app.session import (
     apply_linear_limit,
     archive_previous_record,
@@ -59,6 +59,8 @@ class JobSettings:
     site: Site | None = None
     #: relative throughput per filter name, when known (the simulated wheel's table)
     throughput: Mapping[str, float] | None = None
+    #: balance a colour camera's R, G, B with a tintable panel's tint (the screen)
+    tint: bool = True
 
     def __post_init__(self) -> None:
         """Refuse a job no rig could run."""
@@ -206,7 +208,8 @@ class FlatJob:
 
         sequence = SequencePlan(filters=filters or (None,), brightness=job.brightness,
                                 dark_count=job.dark_count, window_s=window,
-                                open_cover_at_end=job.open_cover_at_end,
+                                open_cover_at_end=job.open_cover_at_end, tint=job.tint,
+                                start_tint=shown_tint(self.rig.panel),
                                 darks_done=tuple(float(d["exposure_s"]) for d in
                                                  (previous or {}).get("dark_flats") or []))
         panel_facts = self.rig.panel.info if self.rig.panel is not None else None

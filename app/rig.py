@@ -8,7 +8,7 @@ needs no particular driver.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from drivers.base import Camera
 
@@ -49,6 +49,32 @@ class PanelLike(Protocol):
     def close_cover(self, timeout_s: float = ...) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class TintablePanel(Protocol):
+    """A panel whose light's colour can be balanced (the screen): r, g, b multipliers."""
+
+    @property
+    def info(self) -> PanelFacts: ...
+
+    @property
+    def tint(self) -> tuple[float, float, float]: ...
+
+    def set_tint(self, r: float, g: float, b: float) -> tuple[float, float, float]: ...
+
+
+def can_tint(panel: PanelFacts | None) -> bool:
+    """Whether a panel's facts say it can tint its light (``has_tint``, off if absent)."""
+    return bool(getattr(panel, "has_tint", False))
+
+
+def shown_tint(panel: object) -> tuple[float, float, float]:
+    """The tint a panel shows now (white for a panel that cannot tint)."""
+    if isinstance(panel, TintablePanel):
+        r, g, b = panel.tint
+        return (r, g, b)
+    return (1.0, 1.0, 1.0)
 
 
 class WheelLike(Protocol):

@@ -79,6 +79,13 @@ def balanced_tint(tint: tuple[float, float, float], channel_means_native: Mappin
     return (r, g, b)
 
 
+@dataclass(frozen=True, slots=True)
+class ScreenPanelInfo(PanelInfo):
+    """A panel's facts, plus: its light can be tinted (:meth:`ScreenPanel.set_tint`)."""
+
+    has_tint: bool = True
+
+
 class ScreenPanel(LightPanel):
     """A screen as a dimmable panel without cover; see the module docstring."""
 
@@ -89,14 +96,14 @@ class ScreenPanel(LightPanel):
         self._tint = (1.0, 1.0, 1.0)
         self._shown = False
         self._tint_lock = threading.Lock()
-        self._info = PanelInfo(
+        self._info = ScreenPanelInfo(
             name=f"screen {screen_name}", model="computer screen", driver="screen",
             brightness_min=0, brightness_max=SCREEN_LEVEL_MAX, has_cover=False,
             has_light=True, lights_only_when_closed=False)
 
     @property
-    def info(self) -> PanelInfo:
-        """A screen: 0-255, no cover, a light."""
+    def info(self) -> ScreenPanelInfo:
+        """A screen: 0-255, no cover, a light that can be tinted."""
         return self._info
 
     @property
@@ -141,4 +148,5 @@ class ScreenPanel(LightPanel):
         self._send()
 
 
-__all__ = ["SCREEN_LEVEL_MAX", "ScreenPanel", "ScreenState", "balanced_tint", "check_tint"]
+__all__ = ["SCREEN_LEVEL_MAX", "ScreenPanel", "ScreenPanelInfo", "ScreenState", "balanced_tint",
+           "check_tint"]

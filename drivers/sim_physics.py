@@ -137,6 +137,8 @@ class Light:
     rate_e_s: float          # e-/s/pixel at the field centre (binning, drift, jitter in)
     integration_s: float     # applied exposure + the sensor's hidden offset
     flicker: FloatArray | None  # per-row factor of a PWM source, or None
+    #: (r, g, b) factors of a coloured light on top of ``channel_ratio`` (colour only)
+    channel_factors: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +234,14 @@ def render_band(
     electrons = pattern[rows] * np.float32(light.rate_e_s * light.integration_s)
     if light.flicker is not None:
         electrons *= light.flicker[rows, None]
+    if light.channel_factors is not None and cfg.bayer is not None:
+        factors = dict(zip("RGB", light.channel_factors, strict=True))
+        first = rows.start or 0
+        for dy in (0, 1):
+            for dx in (0, 1):
+                # the band's rows on this Bayer row parity start at (dy - first) % 2
+                electrons[(dy - first) % 2::2, dx::2] *= np.float32(
+                    factors[cfg.bayer[2 * dy + dx]])
     electrons += np.float32(cfg.dark_current_e_s * binning**2 * light.integration_s)
     read_noise_e = cfg.read_noise_e * binning
     noise = rng.standard_normal(electrons.shape, dtype=np.float32)

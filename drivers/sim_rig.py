@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.panel_sim import SimPanelConfig, SimulatedPanel
+from drivers.screen_panel import SCREEN_LEVEL_MAX, ScreenPanel
 from drivers.sim_config import SIM_CONFIG_ENV, SimConfigError
 from drivers.tomlload import load_toml
 from drivers.wheel_sim import SimulatedWheel, SimWheelConfig
@@ -38,6 +39,37 @@ class RigLight:
         """e-/s/pixel at the field centre (mono or green), right now."""
         flux = self._panel.flux_e_s() if self._panel is not None else self._base
         return flux * (self._wheel.throughput() if self._wheel is not None else 1.0)
+
+
+class ScreenLight:
+    """The light of a (tintable) screen panel on the simulated camera, behind the wheel.
+
+    A screen's light per colour goes as (level x multiplier / 255)^gamma:
+    :meth:`flux_e_s` is the white level's (green or mono pixel), and
+    :meth:`channel_flux_factors` the tint's share per colour, which a colour camera
+    applies on top of its ``channel_ratio``. The simulated screen is ideal (no 8-bit
+    steps), so a balanced tint stays balanced at every level.
+    """
+
+    def __init__(self, screen: ScreenPanel, wheel: SimulatedWheel | None = None, *,
+                 flux_e_s_at_max: float = 40000.0, gamma: float = 2.2) -> None:
+        self._screen = screen
+        self._wheel = wheel
+        self._flux_at_max = flux_e_s_at_max
+        self._gamma = gamma
+
+    def flux_e_s(self) -> float:
+        """e-/s/pixel of the white level right now (0 with the light off or hidden)."""
+        state = self._screen.state()
+        if not (state.shown and state.light_on):
+            return 0.0
+        flux = self._flux_at_max * (state.level / SCREEN_LEVEL_MAX) ** self._gamma
+        return float(flux * (self._wheel.throughput() if self._wheel is not None else 1.0))
+
+    def channel_flux_factors(self) -> tuple[float, float, float]:
+        """(r, g, b): each colour's light as a share of the white level's."""
+        r, g, b = (t ** self._gamma for t in self._screen.tint)
+        return (r, g, b)
 
 
 def load_rig_tables(path: str | os.PathLike[str] | None = None, *, use_env: bool = True

@@ -94,7 +94,9 @@ class SimLight(Protocol):
 
         A light whose flux changes during a frame (the twilight sky) may also offer
         ``mean_flux_e_s(start_s, duration_s)``: its mean over the integration window
-        (camera clock seconds); the camera then uses that instead.
+        (camera clock seconds); the camera then uses that instead. A coloured light
+        (a tinted screen) may offer ``channel_flux_factors()``: (r, g, b) multipliers a
+        colour camera applies on top of its ``channel_ratio`` (mono cameras ignore it).
         """
 
 
@@ -249,6 +251,7 @@ class SimulatedCamera(Camera):
         if mean_flux is not None:  # a light that changes during the frame: its mean
             base_flux = self._checked_flux(
                 mean_flux(now, applied_s + self.config.exposure_offset_s))
+        factors = getattr(self._light, "channel_flux_factors", None)
         exposure = _Exposure(
             number=number,
             exposure_s=applied_s,
@@ -257,6 +260,7 @@ class SimulatedCamera(Camera):
             hangs=number in faults.hang_at_frames,
             fails=number in faults.fail_at_frames,
             short_buffer=number in faults.short_buffer_at_frames,
+            channel_factors=_checked_factors(factors()) if factors is not None else None,
         )
         self._exposure = exposure
         if not (exposure.hangs or exposure.fails or exposure.short_buffer):
@@ -362,7 +366,7 @@ class SimulatedCamera(Camera):
         flicker = sim_physics.flicker_rows(cfg.faults, exposure.started_s, integration_s,
                                            self.readout_s, self.frame_shape[0])
         return Light(rate_e_s=base_flux * self.binning**2, integration_s=integration_s,
-                     flicker=flicker)
+                     flicker=flicker, channel_factors=exposure.channel_factors)
 
     def _pattern(self, binning: int) -> tuple[FloatArray, Float64Array]:
         """Relative response per pixel (1 = centre of a green/mono pixel) and its
@@ -422,6 +426,16 @@ class _Exposure:
     fails: bool
     short_buffer: bool
     finished: bool = False
+    #: a coloured light's (r, g, b) factors, fixed at the start (None: white)
+    channel_factors: tuple[float, float, float] | None = None
+
+
+def _checked_factors(values: tuple[float, float, float]) -> tuple[float, float, float]:
+    r, g, b = (float(v) for v in values)
+    if not all(math.isfinite(v) and v >= 0 for v in (r, g, b)):
+        raise CameraError(f"the simulated light gave channel factors {values!r}; they "
+                          "must be finite numbers >= 0")
+    return (r, g, b)
 
 
 class _RenderJob:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
-from app.actions import MoveFilter, Procedure, SessionFailure
+from app.actions import MoveFilter, Procedure, SessionFailure, SetTint
 from app.events import Notice
 from app.procedures.brightness import choose_brightness
 from app.procedures.context import FilterRun
@@ -20,7 +21,8 @@ from app.procedures.dark_flats import dark_flats
 from app.procedures.lighting import finish_lighting, light_up
 from app.procedures.panel_flats import capture_flats
 from app.procedures.search import find_exposure
-from app.rig import PanelFacts
+from app.procedures.tint import WHITE, normalised, tint_flats
+from app.rig import PanelFacts, can_tint
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,10 @@ class SequencePlan:
     open_cover_at_end: bool = False
     #: exposures of the dark flats already on disk (a resumed job)
     darks_done: tuple[float, ...] = ()
+    #: balance R, G and B with the panel's tint (a tintable panel, a colour camera)
+    tint: bool = True
+    #: the tint the balance starts from
+    start_tint: tuple[float, float, float] = WHITE
 
 
 @dataclass(slots=True)
@@ -58,6 +64,7 @@ def filter_sequence(plan: SequencePlan, panel: PanelFacts | None,
     bias: float | None = None
     level_native = 0.0
     min_exposure_s = 0.0
+    tint: tuple[float, float, float] | None = None  # None: not set by the job
     for name in plan.filters:
         run = filter_run(name)
         if run.done_before >= run.settings.count and run.exposure_s is not None:
@@ -68,12 +75,23 @@ def filter_sequence(plan: SequencePlan, panel: PanelFacts | None,
             yield Notice(f"filter {name}")
             yield MoveFilter(name)
         run.brightness = fixed
+        tinting = plan.tint and can_tint(panel) and run.camera.info.bayer_pattern is not None
         try:
+            if tinting:  # from the tint at hand; a resumed filter from its own
+                recorded = run.record.section(run.section).get("tint")
+                wanted = (normalised((recorded[0], recorded[1], recorded[2])) if recorded
+                          else tint or normalised(plan.start_tint))
+                if wanted != tint:
+                    applied = yield SetTint(*wanted)
+                    tint = (float(applied[0]), float(applied[1]), float(applied[2]))
             if plan.brightness == "auto" and panel is not None and panel.has_light:
                 shot, level = yield from choose_brightness(run, panel, plan.window_s,
                                                            remembered_level(name))
             else:
                 shot, level = (yield from find_exposure(run)), fixed
+            if tinting and tint is not None:
+                shot, level, tint = yield from tint_flats(
+                    run, shot, level, tint, partial(_resolve, run, plan, panel))
             exposure_s = yield from capture_flats(run, shot)
         except SessionFailure as failure:
             if name is None:
@@ -107,3 +125,11 @@ def filter_sequence(plan: SequencePlan, panel: PanelFacts | None,
             f"{len(failed)} of {len(outcomes)} filters failed ("
             + "; ".join(f"{o.name}: {o.error}" for o in failed) + "); the others are done")
     return outcomes
+
+
+def _resolve(run: FilterRun, plan: SequencePlan, panel: PanelFacts | None,
+             level: int | None) -> Procedure:
+    """The search again, as the filter's first search was done; returns (shot, level)."""
+    if plan.brightness == "auto" and panel is not None and panel.has_light:
+        return (yield from choose_brightness(run, panel, plan.window_s, level))
+    return (yield from find_exposure(run)), level
