@@ -16,10 +16,16 @@ from app.gui.filter_table import DONE, DONE_MARK, FLATS, STATUS
 from app.gui.job_panel import BRIGHTNESS_AUTO
 from app.gui.main_window import MainWindow
 from app.gui.sky_panel import SITE_ENV
-from tests.gui.conftest import run_to_end
 from tests.test_sky import TARGET_E, sky_toml
 
 pytestmark = pytest.mark.gui
+
+
+def run_to_end(qtbot: Any, window: MainWindow, timeout_ms: int) -> None:
+    """Start (refused: fail at once, with the banner) and wait for the run's end."""
+    assert window.start(), window.banner_text()
+    qtbot.waitUntil(lambda: window.last_finished is not None and not window.is_running(),
+                    timeout=timeout_ms)
 
 JOB_TIMEOUT_MS = 120_000
 
