@@ -59,7 +59,9 @@ class SettingsForm(QGroupBox):
 
         self.gainSpin = _default_spin("gainSpin", "Gain (ZWO units, 0.1 dB). Use the gain of "
                                       "your lights; 'camera default' keeps the camera's.")
-        form.addRow("Gain", self.gainSpin)
+        self.gainLabel = QLabel("Gain")  # "ISO" for a DSLR
+        self.gainLabel.setObjectName("gainLabel")
+        form.addRow(self.gainLabel, self.gainSpin)
         self.gainInfo = QLabel()
         self.gainInfo.setObjectName("gainInfoLabel")
         self.gainInfo.setToolTip("Electrons per native ADU at this gain, as the camera "
@@ -70,6 +72,7 @@ class SettingsForm(QGroupBox):
         self.offsetSpin = _default_spin("offsetSpin", "Offset (black level). Use the offset "
                                         "of your lights; it adds to the bias.")
         form.addRow("Offset", self.offsetSpin)
+        self._form = form
         self.binCombo = QComboBox()
         self.binCombo.setObjectName("binCombo")
         self.binCombo.setToolTip("Binning: must match your lights.")
@@ -221,6 +224,14 @@ class SettingsForm(QGroupBox):
         if not out_text:
             raise SettingsError("choose an output folder")
         gain, offset = self.gainSpin.value(), self.offsetSpin.value()
+        facts = self._facts
+        if facts is not None and not facts.info.has_offset:
+            offset = -1  # no offset on this camera (a DSLR): the field is hidden
+        if facts is not None and facts.gain_choices and gain >= 0 \
+                and gain not in facts.gain_choices:
+            kind = "ISO" if facts.info.gain_kind == "iso" else "gain"
+            raise SettingsError(f"{kind} {gain} is not offered by {facts.info.name}; use one "
+                                f"of {', '.join(map(str, facts.gain_choices))}")
         min_s = self.minExposureSpin.value()
         return FlatSettings(
             out_dir=Path(out_text).expanduser(),
@@ -246,11 +257,22 @@ class SettingsForm(QGroupBox):
         self.binCombo.setCurrentIndex(max(0, self.binCombo.findData(wanted)))
         c = facts.controls
         self._facts = facts
+        iso = facts.info.gain_kind == "iso"
+        self.gainSpin.setMaximum(max(GAIN_SPIN_MAX, int(c.gain.maximum)))
         self.gainSpin.setSpecialValueText(f"{int(c.gain.default)} (camera default)")
         self.offsetSpin.setSpecialValueText(f"{int(c.offset.default)} (camera default)")
         self._show_gain_info()
-        self.gainSpin.setToolTip(f"Gain (0.1 dB), {int(c.gain.minimum)}..{int(c.gain.maximum)}"
-                                 f"; camera default {int(c.gain.default)}. Match your lights.")
+        self.gainLabel.setText("ISO" if iso else "Gain")
+        if iso:
+            listed = (", ".join(map(str, facts.gain_choices)) if facts.gain_choices
+                      else f"{int(c.gain.minimum)}..{int(c.gain.maximum)}")
+            self.gainSpin.setToolTip(f"ISO: one the camera offers ({listed}); camera default "
+                                     f"{int(c.gain.default)}. Match your lights.")
+        else:
+            self.gainSpin.setToolTip(f"Gain (0.1 dB), {int(c.gain.minimum)}.."
+                                     f"{int(c.gain.maximum)}; camera default "
+                                     f"{int(c.gain.default)}. Match your lights.")
+        self._form.setRowVisible(self.offsetSpin, facts.info.has_offset)
         self.offsetSpin.setToolTip(f"Offset, {int(c.offset.minimum)}..{int(c.offset.maximum)}"
                                    f"; camera default {int(c.offset.default)}. Match your "
                                    "lights.")
@@ -264,10 +286,11 @@ class SettingsForm(QGroupBox):
         chosen = self.gainSpin.value()
         gain = chosen if chosen >= 0 else int(facts.controls.gain.default)
         e_per_adu = facts.info.e_per_adu_at(gain)
+        kind = "ISO" if facts.info.gain_kind == "iso" else "gain"
         if e_per_adu is None:
-            self.gainInfo.setText(f"gain {gain}: e⁻/ADU not reported by the camera")
+            self.gainInfo.setText(f"{kind} {gain}: e⁻/ADU not reported by the camera")
         else:
-            self.gainInfo.setText(f"{e_per_adu:.2f} e⁻/ADU (native) at gain {gain}")
+            self.gainInfo.setText(f"{e_per_adu:.2f} e⁻/ADU (native) at {kind} {gain}")
 
     def set_editable(self, editable: bool) -> None:
         """Lock the inputs while a session runs (the target text stays readable)."""
@@ -338,10 +361,14 @@ class ElidedPathEdit(QLineEdit):
         painter.end()
 
 
+#: the gain field's upper end (raised to the camera's highest gain, e.g. ISO 25600)
+GAIN_SPIN_MAX = 10_000
+
+
 def _default_spin(name: str, tip: str) -> QSpinBox:
     spin = QSpinBox()
     spin.setObjectName(name)
-    spin.setRange(-1, 10_000)
+    spin.setRange(-1, GAIN_SPIN_MAX)
     spin.setSpecialValueText("camera default")
     spin.setValue(-1)
     spin.setToolTip(tip)

@@ -1,9 +1,14 @@
 """The window's side of the whole job: lists panels and wheels, reads the wheel's
 filters (both on worker threads), makes the screen panel and its window, asks the
-"cover the scope" question, and renders the job's own items (filter rows, panel state).
+"cover the scope" question, and renders the job's own items (filter rows, panel state,
+each sky frame's predicted and measured level).
 
-:class:`JobControl` owns :class:`~app.gui.job_panel.JobPanel`; the main window runs
-the worker and hands it the items it does not render itself.
+:class:`JobControl` owns :class:`~app.gui.job_panel.JobPanel` and
+:class:`~app.gui.sky_panel.LightSourcePanel` (panel or twilight sky), builds the job
+from both (:meth:`JobControl.job_settings`, the same JobSettings as the command line's
+``--sky``), and turns the panel, brightness and dark-flats controls off while the sky
+is chosen. The main window runs the worker and hands it the items it does not render
+itself.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from PyQt6 import sip
-from PyQt6.QtCore import QObject, Qt, pyqtSignal
+from PyQt6.QtCore import QObject, QSettings, Qt, pyqtSignal
 from PyQt6.QtGui import QGuiApplication
 from PyQt6.QtWidgets import QMessageBox, QWidget
 from superqt.utils import create_worker
@@ -23,13 +28,16 @@ from app.gui.job_worker import (
     JobRequest,
     RigListing,
     RigStatus,
+    SkyFrames,
     list_rig,
     wheel_filter_names,
 )
 from app.gui.question import QuestionBridge
 from app.gui.screen_window import ScreenWindow, screen_panel_with_window
+from app.gui.sky_panel import SKY_REFUSES, LightSourcePanel
 from app.gui.worker import SimPath
 from app.job import JobSettings
+from app.settings import FlatSettings, SettingsError
 from drivers.screen_panel import ScreenPanel
 
 
@@ -43,6 +51,10 @@ class JobControl(QObject):
         super().__init__(parent)
         self._parent = parent
         self.panel = JobPanel()
+        self.light = LightSourcePanel()
+        self.light.changed.connect(self.apply_light_source)
+        self._editable = True
+        self._tips: dict[QWidget, str] = {}
         self.question = QuestionBridge(self)
         self.question.asked.connect(self._ask)
         self.questionBox: QMessageBox | None = None
@@ -55,6 +67,68 @@ class JobControl(QObject):
         self.panel.wheelCombo.currentIndexChanged.connect(self.read_wheel)
         for spin in self.panel.tintSpins:
             spin.valueChanged.connect(self._tint_changed)
+        self.apply_light_source()
+
+    # -- the light source ------------------------------------------------------------
+    def _sky_refused(self) -> tuple[QWidget, ...]:
+        """The controls sky flats refuse (as the command line refuses their options)."""
+        p = self.panel
+        return (p.panelCombo, p.panelPortEdit, p.brightnessCombo, p.brightnessSpin,
+                p.darkFlatsSpin, p.screenCombo)
+
+    def apply_light_source(self) -> None:
+        """Turn the panel, brightness and dark-flats controls off with the sky chosen."""
+        self._apply(show_state=True)
+
+    def _apply(self, *, show_state: bool) -> None:
+        sky = self.light.is_sky()
+        for widget in self._sky_refused():
+            if widget not in self._tips:
+                self._tips[widget] = widget.toolTip()
+            widget.setToolTip(SKY_REFUSES if sky else self._tips[widget])
+        self.panel.set_editable(self._editable)
+        if sky:
+            for widget in self._sky_refused():
+                widget.setEnabled(False)
+        if show_state:  # not at a run's end: the label keeps what the run last said
+            self.panel.panelStateLabel.setText("the twilight sky: no panel" if sky else "—")
+        self.light.set_editable(self._editable)
+
+    def set_editable(self, editable: bool) -> None:
+        """Lock (a run goes on) or unlock the light source and the job's controls."""
+        self._editable = editable
+        self._apply(show_state=False)
+
+    def wants_job(self) -> bool:
+        """Whether the whole job runs (sky flats, or a panel, wheel, filters...)."""
+        return self.light.is_sky() or self.panel.wants_job()
+
+    def job_settings(self, flats: FlatSettings) -> JobSettings | None:
+        """The job (None: one camera's flats); raises SettingsError saying what to change.
+
+        Sky flats: dusk or dawn, the site, the ticked filters (with a wheel), as
+        ``autoflats flats --sky`` builds them; the panel, brightness and dark flats
+        (their controls are off) are left out.
+        """
+        if not self.light.is_sky():
+            return self.panel.job_settings(flats) if self.panel.wants_job() else None
+        filters = tuple(self.panel.filterTable.chosen())
+        if filters and not self.panel.wheel_spec():
+            raise SettingsError("filters are ticked but no filter wheel is chosen; choose "
+                                "the wheel (or sim)")
+        return JobSettings(flats=flats, filters=filters, sky=self.light.sky(),
+                           site=self.light.site())
+
+    def load(self, qs: QSettings) -> None:
+        """The job's and the light source's choices of last time."""
+        self.panel.load(qs)
+        self.light.load(qs)
+        self.apply_light_source()
+
+    def save(self, qs: QSettings) -> None:
+        """Store them (the caller syncs)."""
+        self.panel.save(qs)
+        self.light.save(qs)
 
     # -- lists (worker threads) -----------------------------------------------------
     def refresh(self, sim_config_path: SimPath) -> None:
@@ -109,7 +183,7 @@ class JobControl(QObject):
     def request(self, camera_id: str, job: JobSettings, sim_config_path: SimPath,
                 use_history: bool) -> JobRequest:
         """The worker's request; makes the screen panel (and its window) when chosen."""
-        spec = self.panel.panel_spec()
+        spec = None if job.sky is not None else self.panel.panel_spec()
         screen = self._make_screen() if spec == SCREEN_SPEC else None
         return JobRequest(camera_id, job, spec, self.panel.wheel_spec(), sim_config_path,
                           use_history, screen)
@@ -120,6 +194,9 @@ class JobControl(QObject):
         self.panel.filterTable.start_job(names, job.flats.count)
         self.panel.darkFlatsLabel.setText("")
         self.panel.panelStateLabel.setText("opening…")
+        if job.sky is not None:
+            self.log.emit(f"sky flats at {job.sky}: each frame's exposure predicted from the "
+                          "sky model; predicted and measured levels follow per frame")
 
     def render(self, item: object) -> bool:
         """Draw a job item; False when the item is not one of the job's own."""
@@ -130,6 +207,10 @@ class JobControl(QObject):
             return True
         if isinstance(item, RigStatus):
             self.panel.panelStateLabel.setText(item.text)
+            return True
+        if isinstance(item, SkyFrames):
+            for line in item.lines():
+                self.log.emit(line)
             return True
         return False
 

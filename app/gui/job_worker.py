@@ -4,8 +4,10 @@ close the rig, and yield what the window shows (no Qt here).
 Besides the job's events (frames wrapped in :class:`~app.gui.worker.DisplayFrame`)
 the generator yields :class:`FilterRows` (each filter's line of the table, read from
 the session record) and :class:`RigStatus` (the panel's light and cover), both only
-when they changed. The "cover the scope by hand" question arrives through
-``ask_user``, called on this thread; the window answers it (see app.gui.question).
+when they changed, and in sky flats :class:`SkyFrames` (each new frame's predicted and
+measured level, from the record's ``sky_frames``). The "cover the scope by hand"
+question arrives through ``ask_user``, called on this thread; the window answers it
+(see app.gui.question).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.engine import one_line
@@ -22,6 +24,7 @@ from app.events import (
     ExposureSolved,
     FinishReason,
     FlatCaptured,
+    FlatRejected,
     FlatSaved,
     Notice,
     SessionError,
@@ -89,6 +92,58 @@ class FilterRows:
 
     rows: tuple[FilterRow, ...]
     dark_flats: int
+
+
+@dataclass(frozen=True, slots=True)
+class SkyFrame:
+    """One frame of the sky: its exposure, the level the model predicted and measured."""
+
+    filter: str | None
+    exposure_s: float
+    predicted_native: float | None
+    measured_native: float
+    kept: bool
+    probe: bool = False
+    clipped: bool = False
+
+    def line(self) -> str:
+        """The log's line for it."""
+        name = f"sky {self.filter}" if self.filter else "sky"
+        predicted = ("—" if self.predicted_native is None
+                     else f"{self.predicted_native:.1f}")
+        verdict = ("kept" if self.kept else "probe" if self.probe
+                   else "clipped" if self.clipped else "dropped")
+        return (f"{name}: {self.exposure_s:.4g} s, predicted {predicted}, measured "
+                f"{self.measured_native:.1f} native ({verdict})")
+
+
+@dataclass(frozen=True, slots=True)
+class SkyFrames:
+    """The sky frames recorded since the last such item."""
+
+    frames: tuple[SkyFrame, ...]
+
+    def lines(self) -> list[str]:
+        """One log line per frame."""
+        return [frame.line() for frame in self.frames]
+
+
+def new_sky_frames(record: SessionRecord, seen: dict[str | None, int]) -> SkyFrames | None:
+    """The sky frames the record holds beyond ``seen`` (per filter; updated), or None."""
+    data = record.snapshot()
+    sections: list[tuple[str | None, dict[str, Any]]] = (
+        [(str(s.get("filter")), s) for s in data["filters"]] if data.get("filters")
+        else [(None, data)])
+    frames: list[SkyFrame] = []
+    for name, section in sections:
+        recorded = section.get("sky_frames") or []
+        for frame in recorded[seen.get(name, 0):]:
+            frames.append(SkyFrame(name, float(frame["exposure_s"]),
+                                   frame.get("predicted_native"),
+                                   float(frame["measured_native"]), bool(frame.get("kept")),
+                                   bool(frame.get("probe")), bool(frame.get("clipped"))))
+        seen[name] = len(recorded)
+    return SkyFrames(tuple(frames)) if frames else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +251,7 @@ def open_rig(request: JobRequest) -> Devices:
 
 def run_job_worker(request: JobRequest, cancel: threading.Event,
                    ask_user: AskUser | None) -> Iterator[Event | DisplayFrame | FilterRows
-                                                       | RigStatus]:
+                                                       | RigStatus | SkyFrames]:
     """Open the rig, run the job, close the rig; the last item is SessionFinished."""
     lower_thread_priority()
     try:
@@ -214,20 +269,31 @@ def run_job_worker(request: JobRequest, cancel: threading.Event,
 
 
 def _run(request: JobRequest, devices: Devices, cancel: threading.Event,
-         ask_user: AskUser | None) -> Iterator[Event | DisplayFrame | FilterRows | RigStatus]:
+         ask_user: AskUser | None
+         ) -> Iterator[Event | DisplayFrame | FilterRows | RigStatus | SkyFrames]:
     history = ExposureHistory.default() if request.use_history else None
     extra = ({"sim_config": str(request.sim_config_path)}
              if request.sim_config_path is not None else {})
-    runner = FlatJob(Rig(devices.camera, devices.panel, devices.wheel), request.job,
+    job = request.job
+    if job.sky is not None and isinstance(devices.wheel, SimulatedWheel):
+        table = devices.wheel.config  # the simulated wheel's known throughput (as the CLI)
+        job = replace(job, throughput=dict(zip(table.filters, table.throughput, strict=True)))
+    runner = FlatJob(Rig(devices.camera, devices.panel, devices.wheel), job,
                      cancel=cancel, history=history, camera_id=request.camera_id,
                      record_extra=extra, ask_user=ask_user)
     name = request.job.flats.filter_name
     last_rows: FilterRows | None = None
     last_rig = ""
     last_read = 0.0
+    sky_seen: dict[str | None, int] = {}
     for event in runner.events():
         yield display_frame(event) if isinstance(event, TestFrame | FlatCaptured) else event
         record = runner.engine.record
+        if (job.sky is not None and record is not None
+                and isinstance(event, FlatCaptured | FlatRejected | SessionFinished)):
+            sky = new_sky_frames(record, sky_seen)
+            if sky is not None:
+                yield sky
         if record is not None and isinstance(event, SessionStarted | Notice | ExposureSolved
                                              | FlatSaved | SessionError | SessionFinished):
             rows = filter_rows(record, name)
@@ -239,7 +305,8 @@ def _run(request: JobRequest, devices: Devices, cancel: threading.Event,
                                                                  | SessionFinished):
             last_read = now
             moving = isinstance(event, Notice) and event.message.startswith(COVER_MOVE_NOTICES)
-            text = describe_panel(devices.panel, cover_moving=moving)
+            text = (describe_panel(devices.panel, cover_moving=moving) if job.sky is None
+                    else f"the twilight sky ({job.sky}): no panel")
             if text != last_rig:
                 last_rig = text
                 yield RigStatus(text)

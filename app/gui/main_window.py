@@ -4,10 +4,10 @@ The window renders the session's events and nothing more: the session runs in
 :func:`app.gui.worker.run_session` on a worker thread (superqt ``create_worker``),
 which opens, uses and closes the camera. Cancel sets the ``threading.Event`` the
 session watches; it aborts the running exposure. When a panel, a wheel, filters, a
-brightness or dark flats are chosen, the whole job (:class:`app.job.FlatJob`) runs
-instead, in :func:`app.gui.job_worker.run_job_worker` on the rig it opens; its own
-items (filter rows, panel state) and the hand-cover question go through
-:class:`~app.gui.job_control.JobControl`.
+brightness, dark flats or the twilight sky (sky flats) are chosen, the whole job
+(:class:`app.job.FlatJob`) runs instead, in :func:`app.gui.job_worker.run_job_worker`
+on the rig it opens; its own items (filter rows, panel state, sky frames) and the
+hand-cover question go through :class:`~app.gui.job_control.JobControl`.
 
 The window composes its parts: :class:`~app.gui.camera_panel.CameraPanel` (the
 picker), :class:`~app.gui.form.SettingsForm` (the settings, kept in QSettings),
@@ -161,6 +161,8 @@ class MainWindow(QMainWindow):
         self._started_event: SessionStarted | None = None
         self._job: JobSettings | None = None
         self._running_filter: str | None = None
+        #: a sky wait is going on (its countdown shows in the status line)
+        self._sky_waiting = False
         self.frames_received = 0
         self.frames_drawn = 0
 
@@ -186,7 +188,9 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(self._build_camera_group())
         left_layout.addWidget(self._build_settings_group())
-        left_layout.addWidget(self._build_job_group())
+        job_group = self._build_job_group()
+        left_layout.addWidget(self.lightSource)
+        left_layout.addWidget(job_group)
         left_layout.addWidget(self._build_run_group())
         left_layout.addStretch(1)
         self.nightCheck = QCheckBox("Night mode (red)")
@@ -271,6 +275,7 @@ class MainWindow(QMainWindow):
         self.wheelCombo = control.panel.wheelCombo
         self.filterTable = control.panel.filterTable
         self.panelStateLabel = control.panel.panelStateLabel
+        self.lightSource = control.light
         control.log.connect(self.log)
         control.cancelRequested.connect(self.cancel)
         control.question.asked.connect(
@@ -297,7 +302,7 @@ class MainWindow(QMainWindow):
     def _load_settings(self) -> None:
         qs, opts = self.qsettings, self.options
         self.settingsForm.load(qs, opts)
-        self.jobPanel.load(qs)
+        self.jobControl.load(qs)
         self._wanted_camera = opts.camera or qs.value("camera") or None
         night = str(qs.value("night", "false")).lower() == "true"
         self.nightCheck.setChecked(night)
@@ -316,7 +321,7 @@ class MainWindow(QMainWindow):
         qs = self.qsettings
         qs.setValue("camera", self.current_camera_id() or "")
         self.settingsForm.save(qs)
-        self.jobPanel.save(qs)
+        self.jobControl.save(qs)
         qs.setValue("night", "true" if self.nightCheck.isChecked() else "false")
         qs.setValue("geometry", self.saveGeometry())
         for key, splitter in self._splitters.items():
@@ -470,7 +475,7 @@ class MainWindow(QMainWindow):
                 self._start_pending = True
                 self.statusLabel.setText("Reading the camera…")
                 return False
-            job = self.jobPanel.job_settings(settings) if self.jobPanel.wants_job() else None
+            job = self.jobControl.job_settings(settings)
             plan = plan_session(self.facts, settings)
             files = settings.count if job is None else (
                 (settings.count + job.dark_count) * max(len(job.filters), 1))
@@ -499,6 +504,7 @@ class MainWindow(QMainWindow):
         self._pending_frame = None
         self._last_progress = None
         self._running_filter = None
+        self._sky_waiting = False
         self.last_finished = None
         self.searchPlot.reset()
         filters = len(job.filters) if job is not None else 0
@@ -544,7 +550,7 @@ class MainWindow(QMainWindow):
         self.runPanel.set_running(running)
         self.cameraPanel.set_editable(not running)
         self.settingsForm.set_editable(not running)
-        self.jobPanel.set_editable(not running)
+        self.jobControl.set_editable(not running)
 
     # -- events --------------------------------------------------------------------
     @_while_alive
@@ -563,8 +569,11 @@ class MainWindow(QMainWindow):
             self.searchPlot.set_scale(scale, self.space())
             self.searchPlot.set_target(item.target_native)
             self.statusLabel.setText("Finding the exposure…")
-            self.log(f"{item.camera.name} ({item.camera.model}), gain {item.gain}, offset "
-                     f"{item.offset}, bin {item.binning}; target {round_adu(item.target_native)} "
+            gain = (f"ISO {item.gain}" if item.camera.gain_kind == "iso"
+                    else f"gain {item.gain}")
+            offset = f", offset {item.offset}" if item.camera.has_offset else ""
+            self.log(f"{item.camera.name} ({item.camera.model}), {gain}{offset}, bin "
+                     f"{item.binning}; target {round_adu(item.target_native)} "
                      f"native ({item.camera.bit_depth}-bit) = {round_adu(item.target_16bit)} "
                      f"16-bit ± {round_adu(item.tolerance_native)} native")
         elif isinstance(item, ExposureSolved):
@@ -586,9 +595,13 @@ class MainWindow(QMainWindow):
                 self.statusLabel.setText(f"Writing: {len(self._saved)} of {item.count} "
                                          "written")
         elif isinstance(item, FlatRejected):
+            self._sky_waiting = False
             self.log(f"dropped a flat: {item.reason}")
         elif isinstance(item, Notice):
             self.log(f"note: {item.message}")
+            if self._job is not None and self._job.sky is not None and "waiting" in item.message:
+                self._sky_waiting = True
+                self.statusLabel.setText("Waiting for the sky…")
         elif isinstance(item, SessionError):
             self.show_error(f"{_sentence(item.message)}")
             self.log(f"error: {item.message}")
@@ -606,10 +619,13 @@ class MainWindow(QMainWindow):
             self.searchPlot.reset()
             if self._started_event is not None:
                 self.searchPlot.set_target(self._started_event.target_native)
-            self.statusLabel.setText(f"Filter {running}: finding the exposure…")
+            self.statusLabel.setText(f"Filter {running}: " + (
+                "sky flats…" if self._job is not None and self._job.sky is not None
+                else "finding the exposure…"))
 
     def _on_frame(self, item: DisplayFrame) -> None:
         self.frames_received += 1
+        self._sky_waiting = False
         event = item.event
         if isinstance(event, TestFrame):
             self.searchPlot.add_test(event.exposure_s, event.stats.mean_native,
@@ -641,7 +657,10 @@ class MainWindow(QMainWindow):
 
     def _on_progress(self, item: Progress) -> None:
         self._last_progress = (item, time.monotonic())
-        if item.phase is Phase.CAPTURING:
+        if self._sky_waiting and item.remaining_s is not None:
+            self.statusLabel.setText(f"Waiting for the sky: {nice_seconds(item.remaining_s)} "
+                                     f"left ({item.done} of {item.total} flats)")
+        elif item.phase is Phase.CAPTURING:
             self.statusLabel.setText(f"Capturing: flat {item.done + 1} of {item.total}")
         elif item.phase is Phase.WRITING:
             self.statusLabel.setText("Writing the flats…")
@@ -764,6 +783,10 @@ class MainWindow(QMainWindow):
 def describe_job(job: JobSettings) -> str:
     """The job's extras for the log's start line."""
     parts = []
+    if job.sky is not None:
+        site = job.site
+        parts.append(f", {job.sky} sky flats" + (
+            "" if site is None else f" at {site.latitude_deg:g}, {site.longitude_deg:g}"))
     if job.filters:
         parts.append(f" per filter ({', '.join(job.filters)})")
     if job.brightness is not None:

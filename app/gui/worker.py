@@ -46,6 +46,8 @@ class CameraFacts:
     temperature_c: float | None
     cooler_on: bool
     set_point_c: float | None
+    #: the gains the camera accepts when it lists them (a DSLR's ISOs), else None
+    gain_choices: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +68,10 @@ def probe_camera(camera_id: str, sim_config_path: SimPath = None) -> CameraFacts
         except CameraError:
             temperature = None
         cooler_on, set_point = camera.cooler_state()
+        choices = getattr(camera, "iso_choices", None)  # DSLRs: the ISOs the body lists
         return CameraFacts(camera_id, camera.info, camera.controls, camera.gain,
-                           camera.offset, temperature, cooler_on, set_point)
+                           camera.offset, temperature, cooler_on, set_point,
+                           tuple(int(c) for c in choices) if choices else None)
 
 
 def display_levels(preview: Frame) -> tuple[float, float]:
