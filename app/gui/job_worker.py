@@ -44,7 +44,7 @@ from drivers.errors import DeviceError
 from drivers.panel import CoverState, LightPanel
 from drivers.panel_registry import list_panels
 from drivers.screen_panel import ScreenPanel
-from drivers.sim_rig import load_rig_tables
+from drivers.sim_rig import ScreenLight, load_rig_tables
 from drivers.simulator import SimulatedCamera
 from drivers.wheel_registry import list_wheels, open_wheel
 from drivers.wheel_sim import SimulatedWheel
@@ -188,21 +188,6 @@ def describe_panel(panel: LightPanel | None, *, cover_moving: bool = False) -> s
     return f"{panel.info.name}: " + " · ".join(p for p in parts if p)
 
 
-class ScreenOnSimulator:
-    """The simulated camera's light from a screen panel (behind the simulated wheel)."""
-
-    def __init__(self, screen: ScreenPanel, wheel: SimulatedWheel | None) -> None:
-        self._screen = screen
-        self._wheel = wheel
-
-    def flux_e_s(self) -> float:
-        """e-/s/pixel: the screen's green level on a gamma curve, times the filter."""
-        state = self._screen.state()
-        green = state.rgb[1] / 255
-        flux = SCREEN_SIM_FLUX_E_S * green ** SCREEN_SIM_GAMMA
-        return float(flux * (self._wheel.throughput() if self._wheel is not None else 1.0))
-
-
 @dataclass(frozen=True, slots=True)
 class RigListing:
     """Panels and wheels found, as (spec, label), plus one-line notes."""
@@ -245,7 +230,10 @@ def open_rig(request: JobRequest) -> Devices:
         devices.panel = request.screen
         if isinstance(devices.camera, SimulatedCamera):
             wheel = devices.wheel if isinstance(devices.wheel, SimulatedWheel) else None
-            devices.camera.set_light(ScreenOnSimulator(request.screen, wheel))
+            # Per colour (the tint) and behind the wheel, as drivers.sim_rig models it.
+            devices.camera.set_light(ScreenLight(request.screen, wheel,
+                                                 flux_e_s_at_max=SCREEN_SIM_FLUX_E_S,
+                                                 gamma=SCREEN_SIM_GAMMA))
     return devices
 
 
