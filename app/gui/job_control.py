@@ -99,10 +99,6 @@ class JobControl(QObject):
         self._editable = editable
         self._apply(show_state=False)
 
-    def wants_job(self) -> bool:
-        """Whether the whole job runs (sky flats, or a panel, wheel, filters...)."""
-        return self.light.is_sky() or self.panel.wants_job()
-
     def job_settings(self, flats: FlatSettings) -> JobSettings | None:
         """The job (None: one camera's flats); raises SettingsError saying what to change.
 
