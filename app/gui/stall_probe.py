@@ -54,9 +54,12 @@ class LatencyProbe(QObject):
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._tick)
         self._clock = QElapsedTimer()
+        self._first = True
 
     def start(self) -> None:
-        """Start measuring."""
+        """Start measuring (from the first tick: the time before it is spent outside
+        the event loop by whoever called this, not a stall of the loop)."""
+        self._first = True
         self._clock.start()
         self._timer.start()
 
@@ -68,6 +71,9 @@ class LatencyProbe(QObject):
     def _tick(self) -> None:
         elapsed_ms = self._clock.nsecsElapsed() / 1e6
         self._clock.restart()
+        if self._first:
+            self._first = False
+            return
         late = max(0.0, elapsed_ms - self.report.interval_ms)
         self.report.samples += 1
         self.report.stalls.append(late)
