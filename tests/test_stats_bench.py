@@ -52,4 +52,4 @@ def test_bench_gui_stall_json() -> None:
         [sys.executable, "-m", "bench.gui_stall", "--json", "--size", "32x24", "--flats", "1",
          "--load"], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert set(json.loads(done.stdout.strip().splitlines()[-1])) == {"worst_ms", "p99_ms"}
+    assert {"worst_ms", "p99_ms"} <= set(json.loads(done.stdout.strip().splitlines()[-1]))
