@@ -24,6 +24,7 @@ import numpy as np
 
 from app import defaults
 from app.actions import (
+    Action,
     AskUser,
     Cancelled,
     Expose,
@@ -127,7 +128,7 @@ class Engine:
                 record.add_dark_flat(name, job.exposure_s, job.mean_native)
             else:
                 record.add_flat(name, job.exposure_s, job.mean_native, job.mean_16bit,
-                                section=job.section, **_channels(job))
+                                section=job.section, **channels_entry(job.channels_16bit))
 
         self._writer = FitsWriter(self.out_dir, max_pending=self._writer_queue,
                                   on_written=written, release=pool.release)
@@ -148,8 +149,7 @@ class Engine:
                 self._drop_live()
                 return stop.value
             error, result = None, None
-            if isinstance(item, Expose | SaveFrame | SetBrightness | SetTint | SetLight
-                          | SetCover | MoveFilter | AskUser | Wait):
+            if isinstance(item, Action):
                 try:
                     result = self._execute(item)
                 except (DeviceError, SessionFailure) as failure:
@@ -371,10 +371,6 @@ def _run(engine: Engine, body: Generator[Event, None, float | None],
         files=tuple(engine.files),
         session_file=engine.record.path if engine.record else None,
     )
-
-
-def _channels(job: WriteJob) -> dict[str, Any]:
-    return channels_entry(job.channels_16bit)
 
 
 def one_line(error: BaseException | None) -> str:

@@ -49,7 +49,7 @@ class FilterRun:
     notes: list[str] = field(default_factory=list)
     #: the bias known before the search (last night's, or a hint), native ADU
     known_bias: float | None = None
-    #: (exposure applied, steered level) of the unclipped search frames
+    #: (exposure applied, steered level) of the last search's unclipped frames
     search_points: list[tuple[float, float]] = field(default_factory=list)
 
     def warn(self, message: str) -> Notice:

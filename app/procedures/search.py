@@ -78,9 +78,6 @@ def find_exposure(run: FilterRun) -> Procedure:
         stats, signal = shot.stats, shot.shot_signal_native
         repeated = any(math.isclose(shot.exposure_s, t, rel_tol=1e-9) for t, _, _ in taken)
         taken.append((shot.exposure_s, stats, signal))
-        level = steering.level(stats)
-        if level.clipped_fraction <= defaults.CLIPPED_SHARE_MAX:
-            run.search_points.append((shot.exposure_s, level.mean_native))
         bias_guess = stats.mean_native - signal if signal is not None else 0.0
         flicker = check_flicker(run, shot, bias_guess)
         if flicker is not None:
@@ -106,6 +103,7 @@ def find_exposure(run: FilterRun) -> Procedure:
                 for applied_s, old_stats, old_signal in taken:
                     step = _observe(solver, steering, applied_s, old_stats, old_signal)
             if step.verdict is Verdict.ACCEPT:
+                run.search_points = _linear_points(taken, steering.aim)
                 yield from _accept(run, solver, shot, tests, key, bias_hint)
                 return shot
             if step.verdict is Verdict.NEXT and repeated:
@@ -215,6 +213,14 @@ def channel_warnings(stats: FrameStats, scale: AduScale) -> list[str]:
                 f"the {channel} channel is only at {share:.0%} of full scale: its flat will "
                 f"be noisy; {_WEAK_ADVICE.get(channel, 'use a whiter light')}")
     return warnings
+
+
+def _linear_points(taken: list[tuple[float, FrameStats, float | None]], aim: Aim
+                   ) -> list[tuple[float, float]]:
+    """(exposure, level) of this search's unclipped frames, all under the final aim."""
+    levels = ((t, Steering.level_of(stats, aim)) for t, stats, _ in taken)
+    return [(t, level.mean_native) for t, level in levels
+            if level.clipped_fraction <= defaults.CLIPPED_SHARE_MAX]
 
 
 def _observe(solver: ExposureSolver, steering: Steering, exposure_s: float,
