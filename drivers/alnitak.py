@@ -155,33 +155,18 @@ class AlnitakPanel(LightPanel):
         text = f">{letter}{argument if argument is not None else self.command_filler * 3}"
         data = (text + "\r").encode("ascii")
         snapcap = self.variant == "snapcap"
-        garbled: str | None = None
-        for attempt in range(1, self.tries + 1):
-            self._line.send(data)
-            reply = self._line.read_line(self.timeout_s)
-            if reply is None:
-                garbled = None
-                log.warning("%s: no answer to %s (try %d of %d)", self.port, text, attempt,
-                            self.tries)
-                continue
+
+        def accept(reply: str) -> str | None:
             payload = parse_reply(reply, letter, snapcap=snapcap)
-            if payload is not None:
-                if not snapcap:
-                    self._last_product_id = int(reply[2:4])
-                return payload
-            garbled = reply
-            log.warning("%s: garbled answer %r to %s (try %d of %d)", self.port, reply, text,
-                        attempt, self.tries)
-        what = self._line.what
-        if garbled is None:
-            raise PanelTimeoutError(
-                f"no answer from {what} on {self.port} after {self.tries} tries; check the "
-                "cable, the panel's power and that no other program has the port open"
-            )
-        raise PanelProtocolError(
-            f"{what} on {self.port} answered {garbled!r} to {text!r} after {self.tries} "
-            f"tries; check that {self.port} is an Alnitak-compatible panel"
-        )
+            if payload is not None and not snapcap:
+                self._last_product_id = int(reply[2:4])
+            return payload
+
+        return self._line.exchange(
+            data, text, accept, tries=self.tries, timeout_s=self.timeout_s,
+            unexpected=lambda garbled: (
+                f"{self._line.what} on {self.port} answered {garbled!r} to {text!r} after "
+                f"{self.tries} tries; check that {self.port} is an Alnitak-compatible panel"))
 
     def _ping(self) -> int:
         """The product id from ``>P``."""

@@ -11,11 +11,13 @@ from __future__ import annotations
 import errno
 import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import serial
 
 from drivers.clock import Clock
-from drivers.errors import PanelDisconnectedError
+from drivers.errors import PanelDisconnectedError, PanelProtocolError, PanelTimeoutError
 
 try:  # POSIX: pyserial's flush raises termios.error when the port is gone
     import termios
@@ -26,6 +28,7 @@ except ImportError:  # pragma: no cover - Windows
     _PORT_ERRORS = (serial.SerialException, OSError)
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 #: a reply longer than this without a terminator is noise
 MAX_LINE_BYTES = 256
 #: one blocking read waits at most this long, so the reply deadline is kept
@@ -120,6 +123,35 @@ class SerialLine:
                     return line.decode("ascii", errors="replace")
         except _PORT_ERRORS as error:
             raise self._gone(error) from error
+
+    def exchange(self, data: bytes, label: str, accept: Callable[[str], T | None], *,
+                 tries: int, timeout_s: float, unexpected: Callable[[str], str]) -> T:
+        """Send ``data`` and read replies, ``tries`` times, until ``accept`` takes one.
+
+        ``accept`` returns the value for a good reply, None for a garbled one. No
+        answer at all ends in PanelTimeoutError; garbled answers in PanelProtocolError
+        with ``unexpected(reply)``'s one-line message.
+        """
+        garbled: str | None = None
+        for attempt in range(1, tries + 1):
+            self.send(data)
+            reply = self.read_line(timeout_s)
+            if reply is None:
+                garbled = None
+                log.warning("%s: no answer to %s (try %d of %d)", self.port, label, attempt,
+                            tries)
+                continue
+            value = accept(reply)
+            if value is not None:
+                return value
+            garbled = reply
+            log.warning("%s: garbled answer %r to %s (try %d of %d)", self.port, reply, label,
+                        attempt, tries)
+        if garbled is None:
+            raise PanelTimeoutError(
+                f"no answer from {self.what} on {self.port} after {tries} tries; check the "
+                "cable, the panel's power and that no other program has the port open")
+        raise PanelProtocolError(unexpected(garbled))
 
     def _port(self) -> serial.Serial:
         if self._serial is None:

@@ -86,30 +86,12 @@ class PegasusFlatMaster(LightPanel):
 
     def _command(self, text: str, expect: str) -> str:
         data = (text + "\n").encode("ascii")
-        garbled: str | None = None
-        for attempt in range(1, self.tries + 1):
-            self._line.send(data)
-            reply = self._line.read_line(self.timeout_s)
-            if reply is None:
-                garbled = None
-                log.warning("%s: no answer to %s (try %d of %d)", self.port, text, attempt,
-                            self.tries)
-                continue
-            if reply.startswith(expect):
-                return reply
-            garbled = reply
-            log.warning("%s: garbled answer %r to %s (try %d of %d)", self.port, reply, text,
-                        attempt, self.tries)
-        if garbled is None:
-            raise PanelTimeoutError(
-                f"no answer from the Pegasus FlatMaster on {self.port} after {self.tries} "
-                "tries; check the cable, the panel's power and that no other program has "
-                "the port open"
-            )
-        raise PanelProtocolError(
-            f"the device on {self.port} answered {garbled!r} to {text!r} after {self.tries} "
-            "tries; check that it is a Pegasus FlatMaster"
-        )
+        return self._line.exchange(
+            data, text, lambda reply: reply if reply.startswith(expect) else None,
+            tries=self.tries, timeout_s=self.timeout_s,
+            unexpected=lambda garbled: (
+                f"the device on {self.port} answered {garbled!r} to {text!r} after "
+                f"{self.tries} tries; check that it is a Pegasus FlatMaster"))
 
     def _send_code(self, code: int) -> int:
         reply = self.command(f"L:{code:03d}", "L:")
