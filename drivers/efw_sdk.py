@@ -22,7 +22,6 @@ import ctypes
 import ctypes.util
 import logging
 import os
-import platform
 import sys
 import threading
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.errors import FilterWheelError, LibraryLoadError
+from drivers.library_search import library_files_in, system_library_dirs
 from drivers.zwo_sdk import format_sdk_version
 
 log = logging.getLogger(__name__)
@@ -253,35 +253,11 @@ def _library_names() -> tuple[str, ...]:
 
 
 def _system_dirs() -> list[Path]:
-    if sys.platform == "win32":
-        dirs = [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
-        for root in (os.environ.get("ProgramFiles"), os.environ.get("ProgramFiles(x86)")):
-            if root:
-                dirs += [Path(root) / "ASIStudio", Path(root) / "ZWO Design" / "EFW SDK"]
-        return dirs
-    if sys.platform == "darwin":
-        return [Path("/usr/local/lib"), Path("/opt/homebrew/lib"),
-                Path("/Library/Frameworks"), Path("/Applications/ASIStudio.app/Contents/lib")]
-    multiarch = {"x86_64": "x86_64-linux-gnu", "aarch64": "aarch64-linux-gnu",
-                 "armv7l": "arm-linux-gnueabihf", "i686": "i386-linux-gnu"}.get(
-                     platform.machine())
-    dirs = [Path("/usr/local/lib"), Path("/usr/lib"), Path("/usr/lib64")]
-    if multiarch:
-        dirs += [Path("/usr/local/lib") / multiarch, Path("/usr/lib") / multiarch]
-    return dirs
+    return system_library_dirs("EFW SDK")
 
 
 def _files_in(directory: Path, names: tuple[str, ...]) -> list[Path]:
-    """``name`` and versioned variants (libEFWFilter.so.1.7) in ``directory``."""
-    found: list[Path] = []
-    for name in names:
-        if (directory / name).is_file():
-            found.append(directory / name)
-        try:
-            found += sorted(p for p in directory.glob(name + ".*") if p.is_file())
-        except OSError:
-            continue
-    return found
+    return library_files_in(directory, names)
 
 
 def find_efw_candidates(explicit: str | os.PathLike[str] | None = None) -> list[EfwCandidate]:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from drivers.errors import LibraryLoadError
+from drivers.library_search import library_files_in, system_library_dirs
 
 log = logging.getLogger(__name__)
 
@@ -404,36 +405,11 @@ def _library_names() -> tuple[str, ...]:
 
 
 def _system_dirs() -> list[Path]:
-    if sys.platform == "win32":
-        dirs = [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
-        for root in (os.environ.get("ProgramFiles"), os.environ.get("ProgramFiles(x86)")):
-            if root:
-                dirs += [Path(root) / "ASIStudio", Path(root) / "ZWO Design" / "ASI SDK"]
-        return dirs
-    if sys.platform == "darwin":
-        return [Path("/usr/local/lib"), Path("/opt/homebrew/lib"),
-                Path("/Library/Frameworks"), Path("/Applications/ASIStudio.app/Contents/lib")]
-    machine = platform.machine()
-    multiarch = {"x86_64": "x86_64-linux-gnu", "aarch64": "aarch64-linux-gnu",
-                 "armv7l": "arm-linux-gnueabihf", "i686": "i386-linux-gnu"}.get(machine)
-    dirs = [Path("/usr/local/lib"), Path("/usr/lib"), Path("/usr/lib64")]
-    if multiarch:
-        dirs += [Path("/usr/local/lib") / multiarch, Path("/usr/lib") / multiarch]
-    return dirs
+    return system_library_dirs("ASI SDK")
 
 
 def _files_in(directory: Path, names: tuple[str, ...]) -> list[Path]:
-    """``name`` and versioned variants (libASICamera2.so.1.41) in ``directory``."""
-    found: list[Path] = []
-    for name in names:
-        exact = directory / name
-        if exact.is_file():
-            found.append(exact)
-        try:
-            found += sorted(p for p in directory.glob(name + ".*") if p.is_file())
-        except OSError:
-            continue
-    return found
+    return library_files_in(directory, names)
 
 
 def pyzwoasi_library() -> Path | None:
