@@ -44,6 +44,10 @@ class Expose:
     exposure_s: float
     #: also estimate the signal from the frame's shot noise (a search frame)
     shot_signal: bool = False
+    #: start this exposure as soon as the frame is read, so it runs while this frame
+    #: is analysed and saved; the next Expose of the same time takes it (any other
+    #: action first aborts it). None: leave the camera idle.
+    next_exposure_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

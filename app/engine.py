@@ -56,6 +56,7 @@ from app.rig import Rig, TintablePanel
 from app.settings import SettingsError
 from app.stats import Frame, analyse_frame
 from app.writer import FitsWriter, WriteJob
+from drivers.base import Started
 from drivers.errors import DeviceError, ExposureAbortedError
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ class Engine:
         self._pool: FramePool | None = None
         self._live: Shot | None = None
         self._live_raw: tuple[bytes, str] | None = None
+        #: the exposure started ahead (Expose.next_exposure_s), running now
+        self._ahead: Started | None = None
         self._saved_live = False
         self._write_failed = False
         self._finished = False
@@ -147,6 +150,7 @@ class Engine:
                 item = procedure.throw(error) if error is not None else procedure.send(result)
             except StopIteration as stop:
                 self._drop_live()
+                self._stop_ahead()
                 return stop.value
             error, result = None, None
             if isinstance(item, Action):
@@ -164,6 +168,8 @@ class Engine:
         self.check_cancel()
         if not isinstance(action, SaveFrame):
             self._drop_live()
+        if not isinstance(action, SaveFrame | Expose):
+            self._stop_ahead()  # the devices change, or time passes: not that frame
         rig = self.rig
         if isinstance(action, Expose):
             return self._expose(action)
@@ -214,10 +220,17 @@ class Engine:
         assert self._pool is not None, "open() the engine first"
         camera = self.rig.camera
         frame = self._pool.acquire(self.cancel)
+        ahead, self._ahead = self._ahead, None
         try:
-            start_utc = self._utc0 + timedelta(seconds=camera.clock.monotonic() - self._clock0)
-            taken = camera.capture(action.exposure_s, cancel=self.cancel, out=frame)
+            asked_at = camera.clock.monotonic()
+            taken = camera.capture(action.exposure_s, cancel=self.cancel, out=frame,
+                                   started=ahead)
             frame = taken.frame
+            raw = camera.last_raw_file()  # a DSLR's own file of this frame
+            if action.next_exposure_s is not None:  # exposes while this frame is handled
+                self._begin_ahead(action.next_exposure_s)
+            started_at = taken.started_at if taken.started_at is not None else asked_at
+            start_utc = self._utc0 + timedelta(seconds=started_at - self._clock0)
             info = camera.info
             # Everything a frame needs, in one pass over it (app.stats.analyse_frame).
             analysis = analyse_frame(frame, AduScale(info.bit_depth), info.bayer_pattern,
@@ -228,9 +241,24 @@ class Engine:
             raise
         self._live = Shot(frame, analysis.stats, taken.exposure_s, start_utc,
                           analysis.shot_noise_signal_native, analysis.histogram)
-        self._live_raw = camera.last_raw_file()  # a DSLR's own file of this frame
+        self._live_raw = raw
         self._saved_live = False
         return self._live
+
+    def _begin_ahead(self, exposure_s: float) -> None:
+        try:
+            self._ahead = self.rig.camera.begin(exposure_s)
+        except DeviceError as error:  # the next Expose starts it again, and reports
+            log.debug("could not start the next exposure ahead: %s", error)
+
+    def _stop_ahead(self) -> None:
+        """Abort the exposure started ahead, if one runs."""
+        if self._ahead is not None:
+            self._ahead = None
+            try:
+                self.rig.camera.abort_exposure()
+            except DeviceError as error:
+                log.debug("could not abort the exposure started ahead: %s", error)
 
     def _drop_live(self) -> None:
         """Return the last shot's buffer unless it was saved (then the writer returns it)."""
@@ -304,6 +332,7 @@ class Engine:
             return
         self._finished = True
         self._drop_live()
+        self._ahead = None  # aborted just below
         try:
             self.rig.camera.abort_exposure()
         except DeviceError:

@@ -11,7 +11,10 @@ real time. The light is set so the right exposure is ``--exposure`` (1 s).
   simulated readout (the simulator renders during the exposure on the host CPU; a
   late render is the simulator being slower than a camera, reported apart as
   ``late_render_s`` with the ``raw_ratio``). 1.0 = no time lost beyond what the
-  camera needs.
+  camera needs. The simulated camera's clock follows the wall clock (as a real
+  camera exposes while the host works), so the program's own work counts exactly
+  as far as it does not overlap an exposure: the flats' statistics, preview, events
+  and FITS write overlap the next flat's exposure, the search's analysis does not.
 * ``peak_rss_frames`` = (peak RSS during a ``--memory-flats`` (50) flat session − RSS
   just before it) ÷ bytes of one frame. Peak RSS is VmHWM from /proc/self/status,
   reset before the run by writing 5 to /proc/self/clear_refs (Linux); where that is

@@ -165,6 +165,22 @@ class Capture:
 
     frame: Frame
     exposure_s: float
+    #: the camera clock's time the exposure started (None: not known)
+    started_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """An exposure started ahead with :meth:`Camera.begin`, to be read by :meth:`Camera.capture`.
+
+    ``requested_s`` is what was asked for (a later capture of the same request takes
+    it); ``exposure_s`` what the camera applied; ``started_at`` the camera clock's
+    time of the start.
+    """
+
+    requested_s: float
+    exposure_s: float
+    started_at: float
 
 
 class ExposureStatus(Enum):
@@ -396,6 +412,15 @@ class Camera(ABC):
             self._require_open()
             return self._do_temperature_c()
 
+    def begin(self, exposure_s: float) -> Started:
+        """Start an exposure now, to be read later by ``capture(started=...)``.
+
+        A camera exposes while the host works: starting the next frame as soon as one
+        is read lets its statistics and FITS write overlap the next exposure.
+        """
+        applied_s = self.start_exposure(exposure_s)
+        return Started(exposure_s, applied_s, self.clock.monotonic())
+
     def capture(
         self,
         exposure_s: float,
@@ -403,9 +428,12 @@ class Camera(ABC):
         cancel: threading.Event | None = None,
         out: Frame | None = None,
         timeout_margin_s: float | None = None,
+        started: Started | None = None,
     ) -> Capture:
         """Take one exposure: start, poll, read, with retries; the frame and applied time.
 
+        ``started``: an exposure :meth:`begin` already started for this request; the
+        first attempt reads it instead of starting another.
         A failed, hung or short exposure is retried up to :attr:`max_retries` times
         (stop, restart), as INDI's ASI driver does; then the typed error is raised.
         Setting ``cancel`` aborts the exposure and raises ExposureAbortedError.
@@ -422,7 +450,8 @@ class Camera(ABC):
                 log.warning("retrying exposure (%d of %d): %s", attempt,
                             self.max_retries, last_error)
             try:
-                return self._capture_once(exposure_s, cancel, out, margin_s)
+                return self._capture_once(exposure_s, cancel, out, margin_s,
+                                          started if not attempt else None)
             except (ExposureFailedError, ExposureTimeoutError, FrameError) as error:
                 last_error = error
                 self.abort_exposure()
@@ -435,9 +464,14 @@ class Camera(ABC):
         cancel: threading.Event | None,
         out: Frame | None,
         margin_s: float,
+        begun: Started | None,
     ) -> Capture:
-        actual_s = self.start_exposure(exposure_s)
-        started = self.clock.monotonic()
+        if begun is not None and begun.requested_s != exposure_s:
+            self.abort_exposure()  # started for another request
+            begun = None
+        if begun is None:
+            begun = self.begin(exposure_s)
+        actual_s, started = begun.exposure_s, begun.started_at
         deadline = started + actual_s + margin_s
         while True:
             if cancel is not None and cancel.is_set():
@@ -445,7 +479,7 @@ class Camera(ABC):
                 raise ExposureAbortedError("exposure aborted")
             status = self.exposure_status()
             if status is ExposureStatus.SUCCESS:
-                return Capture(self.read_frame(out), actual_s)
+                return Capture(self.read_frame(out), actual_s, started)
             if status is ExposureStatus.FAILED:
                 raise ExposureFailedError(f"{self.info.name} reported a failed exposure")
             if status is ExposureStatus.IDLE:

@@ -51,15 +51,17 @@ def dark_flats(panel: PanelFacts | None, exposures: Sequence[float], count: int,
         reference: Shot = yield Expose(min_exposure_s)
         bias_native = reference.stats.mean_native
     index = len(already)
-    total = index + sum(missing(t) for t in times)
-    for exposure_s in times:
-        for _ in range(missing(exposure_s)):
-            yield Progress(Phase.CAPTURING, index, total, 0.0, None)
-            shot: Shot = yield Expose(exposure_s)
-            if index == len(already):
-                _check_dark(shot, bias_native, flat_level_native)
-            index += 1
-            yield SaveFrame(shot, FrameKind.DARK, index, "", DARK_SECTION, SUBDIR)
+    every_s = [t for t in times for _ in range(missing(t))]
+    total = index + len(every_s)
+    for number, exposure_s in enumerate(every_s):
+        yield Progress(Phase.CAPTURING, index, total, 0.0, None)
+        # The next dark exposes while this one is checked and saved.
+        following = every_s[number + 1] if number + 1 < len(every_s) else None
+        shot: Shot = yield Expose(exposure_s, next_exposure_s=following)
+        if index == len(already):
+            _check_dark(shot, bias_native, flat_level_native)
+        index += 1
+        yield SaveFrame(shot, FrameKind.DARK, index, "", DARK_SECTION, SUBDIR)
     return index
 
 

@@ -56,7 +56,9 @@ def capture_flats(run: FilterRun, shot: Shot) -> Procedure:
             yield Progress(Phase.CAPTURING, captured, settings.count, 0.0,
                            (settings.count - captured) * per_flat_s)
             began = time.monotonic()
-            shot = yield Expose(exposure_s)
+            # The next flat exposes while this one is checked and saved.
+            more = captured + 1 < settings.count
+            shot = yield Expose(exposure_s, next_exposure_s=exposure_s if more else None)
             flat_wall_s.append(time.monotonic() - began)
             flicker = check_flicker(run, shot, run.bias_native or 0.0)
             if flicker is not None:

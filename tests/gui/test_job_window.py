@@ -169,7 +169,11 @@ def test_cancel_in_the_hand_cover_question_ends_the_run_and_keeps_the_flats(
 
 def test_cancel_mid_job_keeps_complete_files(make_window: Any, qtbot: Any,
                                              tmp_path: Path) -> None:
-    window = make_window(sim_config=rig_toml(tmp_path), count=8)
+    # exposures take 3 % of their time for real, so the cancel lands mid-filter
+    # (in instant time the whole first filter could finish before the test's next poll)
+    slow = rig_toml(tmp_path)
+    slow.write_text(RIG.replace("time_scale = 0", "time_scale = 0.03"), encoding="utf-8")
+    window = make_window(sim_config=slow, count=8)
     choose(window, qtbot, panel="sim", wheel="sim", filters=["L", "R"],
            brightness=BRIGHTNESS_AUTO, darks=2)
     qtbot.mouseClick(window.autoFlatsButton, _left())
