@@ -164,6 +164,34 @@ def test_status_runs_working_then_success(camera: Camera) -> None:
     assert camera.read_frame().shape == camera.frame_shape
 
 
+def test_an_exposure_begun_ahead_is_read_not_taken_again(camera: Camera) -> None:
+    reference = float(camera.capture(0.2).frame.mean())
+    started = camera.begin(0.2)
+    camera.clock.sleep(0.1)  # the program handles the last frame meanwhile
+    taken = camera.capture(0.2, started=started)
+    assert taken.exposure_s == started.exposure_s
+    assert taken.started_at == started.started_at
+    # read at the end of that exposure, not of a second one started at the capture
+    took_s = camera.clock.monotonic() - started.started_at
+    assert took_s < started.exposure_s + camera.readout_s + 0.09
+    assert float(taken.frame.mean()) == pytest.approx(reference, rel=0.1)
+
+
+def test_an_exposure_begun_for_another_time_is_replaced(camera: Camera) -> None:
+    ahead = camera.begin(0.5)
+    taken = camera.capture(0.1, started=ahead)
+    assert taken.exposure_s == pytest.approx(0.1, rel=0.01)
+    assert taken.frame.shape == camera.frame_shape
+
+
+def test_a_failed_exposure_begun_ahead_is_retried(build: Callable[..., Camera]) -> None:
+    with build(fail={1}) as cam:
+        started = cam.begin(0.1)
+        taken = cam.capture(0.1, started=started)
+        assert taken.frame.shape == cam.frame_shape
+        assert taken.started_at is not None and taken.started_at > started.started_at
+
+
 def test_too_short_exposure_is_clamped_with_warning(
     camera: Camera, caplog: pytest.LogCaptureFixture
 ) -> None:
