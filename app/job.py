@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, replace
+from os import PathLike
+from pathlib import Path
 from typing import Any
 
 from app import defaults
@@ -37,6 +39,7 @@ from app.session import (
 from app.settings import FlatSettings, SettingsError
 from app.sky_model import Site
 from app.steering import Steering
+from drivers.wheel_sim import SimulatedWheel
 
 MIN_FLAT_EXPOSURE_S = defaults.MIN_FLAT_EXPOSURE_S
 MAX_FLAT_EXPOSURE_S = defaults.MAX_FLAT_EXPOSURE_S
@@ -82,6 +85,25 @@ class JobSettings:
                 raise SettingsError("--brightness is for a panel; sky flats use the sky")
         if not 0 < self.max_flat_exposure_s <= 3600:
             raise SettingsError("max flat exposure must be in (0, 3600] s")
+
+
+def rig_record_fields(panel: str | None, wheel: str | None,
+                      sim_config: str | PathLike[str] | None) -> dict[str, object]:
+    """What session.json keeps of the rig, so ``--resume`` opens the same devices
+    (the CLI and the window record the same)."""
+    fields: dict[str, object] = {"panel": panel, "wheel": wheel}
+    if sim_config is not None:
+        fields["sim_config"] = str(Path(sim_config).resolve())
+    return fields
+
+
+def with_known_throughput(job: JobSettings, wheel: object) -> JobSettings:
+    """Sky flats on the simulated wheel know its throughput per filter (a real
+    wheel's is learnt from the sky)."""
+    if job.sky is None or not isinstance(wheel, SimulatedWheel):
+        return job
+    table = wheel.config
+    return replace(job, throughput=dict(zip(table.filters, table.throughput, strict=True)))
 
 
 class FlatJob:
@@ -155,6 +177,7 @@ class FlatJob:
         extra = record_fields(self._camera_id, cam, settings, plan, self._resume) | {
             "count": settings.count, "dark_flat_count": job.dark_count,
             "brightness_mode": "auto" if auto else job.brightness,
+            "max_flat_exposure_s": job.max_flat_exposure_s,
         }
         if job.sky is not None:
             site = job.site

@@ -19,6 +19,8 @@ from drivers.clock import Clock
 from drivers.panel import LightPanel, PanelInfo, PanelValueError
 
 #: the screen's levels (8-bit colour)
+#: the panel spec that names the screen (only the desktop app can show it)
+SCREEN_SPEC = "screen"
 SCREEN_LEVEL_MAX = 255
 
 

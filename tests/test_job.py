@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -13,10 +14,11 @@ import pytest
 from astropy.io import fits
 
 from app.cli import EXIT_OK, EXIT_USAGE, main
+from app.cli.job import resume_job_args
 from app.events import FinishReason, SessionFinished
 from app.job import FlatJob, JobSettings
 from app.rig import Rig
-from app.settings import FlatSettings
+from app.settings import FlatSettings, SettingsError
 from drivers.devices import open_devices
 
 RIG = """width = 256
@@ -280,3 +282,16 @@ def test_the_next_job_starts_at_last_times_brightness_and_exposure(tmp_path: Pat
     # (the suite points AUTOFLATS_HISTORY at a fresh temp file per test)
     assert frames[1] == 0 < frames[0]  # night two: the first frame of each filter is a flat
     assert all(level is not None for level in levels)
+
+
+def test_a_job_lit_by_the_apps_screen_resumes_only_with_another_panel() -> None:
+    record: dict[str, object] = {"panel": "screen", "wheel": "sim",
+                                 "filters": [{"filter": "L"}, {"filter": "R"}]}
+    args = argparse.Namespace(filters=None, panel=None, wheel=None, brightness=None,
+                              dark_flats=0, max_flat_exposure=None)
+    with pytest.raises(SettingsError, match="screen panel, which the command line cannot"):
+        resume_job_args(args, record)
+    args = argparse.Namespace(filters=None, panel="sim", wheel=None, brightness=None,
+                              dark_flats=0, max_flat_exposure=None)
+    resume_job_args(args, record)  # the panel given again wins
+    assert (args.panel, args.wheel, args.filters) == ("sim", "sim", "L,R")

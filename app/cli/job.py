@@ -8,17 +8,22 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 
 from app.adu import AduScale
 from app.history import ExposureHistory
-from app.job import MAX_FLAT_EXPOSURE_S, FlatJob, JobSettings
+from app.job import (
+    MAX_FLAT_EXPOSURE_S,
+    FlatJob,
+    JobSettings,
+    rig_record_fields,
+    with_known_throughput,
+)
 from app.resume import ResumeState, check_same_camera
 from app.rig import Rig
 from app.settings import FlatSettings, SettingsError
 from app.sky_model import Site, SiteError
 from drivers.devices import open_devices
-from drivers.wheel_sim import SimulatedWheel
+from drivers.screen_panel import SCREEN_SPEC
 
 
 def _brightness(text: str | None) -> int | str | None:
@@ -82,6 +87,10 @@ def resume_job_args(args: argparse.Namespace, record: dict[str, object]) -> None
     for option, key in (("panel", "panel"), ("wheel", "wheel")):
         if getattr(args, option) is None and isinstance(record.get(key), str):
             setattr(args, option, record[key])
+    if args.panel == SCREEN_SPEC:
+        raise SettingsError("this job was lit by the desktop app's screen panel, which the "
+                            "command line cannot show: give --panel with another panel, "
+                            "or start the job again in the app")
     mode = record.get("brightness_mode")
     if args.brightness is None and mode is not None:
         args.brightness = str(mode)
@@ -116,17 +125,11 @@ def run_job_cli(args: argparse.Namespace, settings: FlatSettings, camera_id: str
     try:
         with devices:
             history = None if args.no_history else ExposureHistory.default()
-            extra: dict[str, object] = {"panel": args.panel, "wheel": args.wheel,
-                                        "max_flat_exposure_s": job.max_flat_exposure_s}
-            if args.sim_config is not None:
-                extra["sim_config"] = str(args.sim_config.resolve())
+            extra = rig_record_fields(args.panel, args.wheel, args.sim_config)
             if resume is not None:
                 check_same_camera(resume.record, devices.camera.info)
             rig = Rig(devices.camera, devices.panel, devices.wheel)
-            if job.sky and isinstance(devices.wheel, SimulatedWheel):
-                wheel = devices.wheel.config  # the simulated wheel's known throughput
-                job = replace(job, throughput=dict(zip(wheel.filters, wheel.throughput,
-                                                       strict=True)))
+            job = with_known_throughput(job, devices.wheel)
             runner = FlatJob(rig, job, cancel=cancel, history=history, camera_id=camera_id,
                              record_extra=extra, ask_user=ask_on_terminal(args.yes),
                              resume=resume)

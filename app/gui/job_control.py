@@ -23,7 +23,6 @@ from superqt.utils import create_worker
 
 from app.gui.job_panel import JobPanel
 from app.gui.job_worker import (
-    SCREEN_SPEC,
     FilterRows,
     JobRequest,
     RigListing,
@@ -38,7 +37,7 @@ from app.gui.sky_panel import SKY_REFUSES, LightSourcePanel
 from app.gui.worker import SimPath
 from app.job import JobSettings
 from app.settings import FlatSettings, SettingsError
-from drivers.screen_panel import ScreenPanel
+from drivers.screen_panel import SCREEN_SPEC, ScreenPanel
 
 
 class JobControl(QObject):

@@ -26,10 +26,11 @@ from PyQt6.QtWidgets import (
 )
 
 from app.gui.filter_table import FilterTable
-from app.gui.job_worker import SCREEN_SPEC, RigListing
+from app.gui.job_worker import RigListing
 from app.gui.options import setting_float, setting_int
 from app.job import JobSettings
 from app.settings import FlatSettings, SettingsError
+from drivers.screen_panel import SCREEN_SPEC
 
 #: panel families whose port may be typed (or auto-detected when left empty)
 PORT_FAMILIES = ("alnitak", "pegasus", "snapcap")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from app.engine import one_line
@@ -34,7 +34,7 @@ from app.events import (
 )
 from app.gui.worker import DisplayFrame, SimPath, display_frame, lower_thread_priority
 from app.history import ExposureHistory
-from app.job import FlatJob, JobSettings
+from app.job import FlatJob, JobSettings, rig_record_fields, with_known_throughput
 from app.record import SessionRecord
 from app.rig import Rig
 from app.settings import SettingsError
@@ -43,14 +43,13 @@ from drivers.efw import ID_PREFIX
 from drivers.errors import DeviceError
 from drivers.panel import CoverState, LightPanel
 from drivers.panel_registry import list_panels
-from drivers.screen_panel import ScreenPanel
+from drivers.screen_panel import SCREEN_SPEC, ScreenPanel
 from drivers.sim_rig import ScreenLight, load_rig_tables
 from drivers.simulator import SimulatedCamera
 from drivers.wheel_registry import list_wheels, open_wheel
 from drivers.wheel_sim import SimulatedWheel
 
 #: the panel spec of this computer's screen (GUI only)
-SCREEN_SPEC = "screen"
 #: how often the panel's state is read between events at most, s
 RIG_READ_INTERVAL_S = 0.5
 #: how bright the simulator sees a screen at full level, e-/s/pixel (a sim camera only)
@@ -260,12 +259,8 @@ def _run(request: JobRequest, devices: Devices, cancel: threading.Event,
          ask_user: AskUser | None
          ) -> Iterator[Event | DisplayFrame | FilterRows | RigStatus | SkyFrames]:
     history = ExposureHistory.default() if request.use_history else None
-    extra = ({"sim_config": str(request.sim_config_path)}
-             if request.sim_config_path is not None else {})
-    job = request.job
-    if job.sky is not None and isinstance(devices.wheel, SimulatedWheel):
-        table = devices.wheel.config  # the simulated wheel's known throughput (as the CLI)
-        job = replace(job, throughput=dict(zip(table.filters, table.throughput, strict=True)))
+    extra = rig_record_fields(request.panel, request.wheel, request.sim_config_path)
+    job = with_known_throughput(request.job, devices.wheel)
     runner = FlatJob(Rig(devices.camera, devices.panel, devices.wheel), job,
                      cancel=cancel, history=history, camera_id=request.camera_id,
                      record_extra=extra, ask_user=ask_user)

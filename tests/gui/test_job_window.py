@@ -11,12 +11,15 @@ import pytest
 from PyQt6.QtWidgets import QMessageBox
 
 from app.atomic import TEMP_SUFFIX
+from app.cli import EXIT_OK
 from app.events import FinishReason
 from app.gui import job_worker
 from app.gui.filter_table import BRIGHTNESS, DONE, DONE_MARK, EXPOSURE, FLATS, STATUS
 from app.gui.job_panel import BRIGHTNESS_AUTO
 from app.gui.main_window import MainWindow
+from app.job import MAX_FLAT_EXPOSURE_S
 from tests.gui.conftest import run_to_end
+from tests.test_job import cli
 
 pytestmark = pytest.mark.gui
 
@@ -193,6 +196,16 @@ def test_cancel_mid_job_keeps_complete_files(make_window: Any, qtbot: Any,
     assert not list(out.rglob(f"*{TEMP_SUFFIX}"))
     assert window.filterTable.cell_text("L", DONE) == ""  # not done: cancelled
     assert "Cancelled" in window.statusLabel.text()
+    # the window says how to go on; that command finishes the job on the same rig
+    assert f"autoflats flats --resume {out}" in window.statusLabel.text()
+    assert (data["panel"], data["wheel"]) == ("sim", "sim")
+    assert data["max_flat_exposure_s"] == MAX_FLAT_EXPOSURE_S
+    code, _, err = cli("flats", "--resume", str(out))
+    assert code == EXIT_OK, err
+    done = _session(out)
+    assert done["status"] == "completed" and done["brightness_mode"] == "auto"
+    assert [len(e["flats"]) for e in done["filters"]] == [8, 8]
+    assert len(done["dark_flats"]) == 2 * len({e["exposure_s"] for e in done["filters"]})
 
 
 def test_filters_without_a_wheel_or_brightness_without_a_panel_are_refused(
