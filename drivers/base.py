@@ -11,15 +11,15 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
 from enum import Enum
-from types import TracebackType
 
 import numpy as np
 import numpy.typing as npt
 
 from drivers.clock import Clock, SystemClock
+from drivers.device import Device
 from drivers.errors import (
     CameraDisconnectedError,
     CameraError,
@@ -192,7 +192,7 @@ class ExposureStatus(Enum):
     FAILED = 3
 
 
-class Camera(ABC):
+class Camera(Device):
     """One camera, owned by one thread at a time; public calls are serialised.
 
     Use as a context manager: ``with open_camera(...) as cam: ...``.
@@ -233,18 +233,6 @@ class Camera(ABC):
                 finally:
                     self._open = False
                     self._do_close()
-
-    def __enter__(self) -> Camera:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def is_open(self) -> bool:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
 from enum import Enum
-from types import TracebackType
 
 from drivers.clock import Clock, SystemClock
+from drivers.device import Device
 from drivers.errors import PanelError, PanelTimeoutError
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class PanelInfo:
             )
 
 
-class LightPanel(ABC):
+class LightPanel(Device):
     """One light panel (and/or cover); public calls are serialised by one lock.
 
     Use as a context manager: ``with open_panel(...) as panel: ...``.
@@ -96,18 +96,6 @@ class LightPanel(ABC):
             if self._open:
                 self._open = False
                 self._do_close()
-
-    def __enter__(self) -> LightPanel:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def is_open(self) -> bool:

@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import math
 import threading
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import TypeVar
 
 from drivers.clock import Clock, SystemClock
+from drivers.device import Device
 from drivers.errors import FilterWheelError, FilterWheelTimeoutError
-
-_W = TypeVar("_W", bound="FilterWheel")
 
 #: how often a move polls the wheel's position (seconds on the wheel's clock)
 DEFAULT_POLL_S = 0.05
@@ -96,7 +93,7 @@ def check_filter_names(names: Sequence[str], slot_count: int) -> tuple[str, ...]
     return cleaned
 
 
-class FilterWheel(ABC):
+class FilterWheel(Device):
     """A filter wheel: open it, name its slots, move to a slot or a filter.
 
     Subclasses implement ``_do_open`` (returning the :class:`FilterWheelInfo`),
@@ -160,20 +157,6 @@ class FilterWheel(ABC):
                 return
             self._info = None
             self._do_close()
-
-    def __enter__(self: _W) -> _W:
-        """Open on entering a ``with`` block."""
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close on leaving it."""
-        self.close()
 
     @property
     def is_open(self) -> bool:
