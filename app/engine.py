@@ -227,8 +227,8 @@ class Engine:
                                    started=ahead)
             frame = taken.frame
             raw = camera.last_raw_file()  # a DSLR's own file of this frame
-            if action.next_exposure_s is not None:  # exposes while this frame is handled
-                self._begin_ahead(action.next_exposure_s)
+            if action.next_exposure_s is not None and camera.starts_ahead:
+                self._begin_ahead(action.next_exposure_s)  # exposes while this frame is handled
             started_at = taken.started_at if taken.started_at is not None else asked_at
             start_utc = self._utc0 + timedelta(seconds=started_at - self._clock0)
             info = camera.info

@@ -202,6 +202,10 @@ class Camera(Device):
     max_retries: int = 2
     #: how often an exposure's status is polled, in the camera clock's seconds
     poll_interval_s: float = 0.05
+    #: whether an exposure may be started ahead (:meth:`begin`) while the host handles
+    #: the last frame: the camera stops an exposure no longer wanted at once. A DSLR's
+    #: cannot (its shutter runs its course, and each start is an actuation).
+    starts_ahead: bool = True
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -465,6 +469,9 @@ class Camera(Device):
             if cancel is not None and cancel.is_set():
                 self.abort_exposure()
                 raise ExposureAbortedError("exposure aborted")
+            # The time is read before the status: a host stall between the two must
+            # not turn a finished exposure into a timeout.
+            now = self.clock.monotonic()
             status = self.exposure_status()
             if status is ExposureStatus.SUCCESS:
                 return Capture(self.read_frame(out), actual_s, started)
@@ -472,7 +479,6 @@ class Camera(Device):
                 raise ExposureFailedError(f"{self.info.name} reported a failed exposure")
             if status is ExposureStatus.IDLE:
                 raise ExposureFailedError(f"{self.info.name} went idle mid-exposure")
-            now = self.clock.monotonic()
             if now >= deadline:
                 raise ExposureTimeoutError(
                     f"{self.info.name} did not finish a {actual_s:.6g} s exposure "

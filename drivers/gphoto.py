@@ -142,6 +142,8 @@ class GphotoCamera(Camera):
 
     #: the exposure polls its worker thread this often
     poll_interval_s = 0.02
+    #: libgphoto2 cannot stop a capture once the shutter is released
+    starts_ahead = False
 
     def __init__(self, port: str, *, name: str | None = None,
                  backend: GphotoBackend | None = None, decoder: Decoder = decode_raw,

@@ -179,6 +179,7 @@ class LightPanel(Device):
         deadline = self.clock.monotonic() + timeout_s
         seen_moving = False
         while True:
+            now = self.clock.monotonic()  # before the state: a stall is no timeout
             state = self.cover_state()
             if state is target:
                 return
@@ -188,7 +189,6 @@ class LightPanel(Device):
                     f"the cover of {self.info.name} stopped before it could {verb} (its "
                     "motor timed out); check that nothing blocks the cover and try again"
                 )
-            now = self.clock.monotonic()
             if now >= deadline:
                 raise PanelTimeoutError(
                     f"the cover of {self.info.name} did not {verb} within {timeout_s:g} s "

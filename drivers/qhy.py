@@ -382,7 +382,8 @@ class QhyCamera(Camera):
 
     def _do_temperature_c(self) -> float | None:
         handle = self._h()
-        if self._sdk.is_control_available(handle, qhy_sdk.CONTROL_CURTEMP) is None:
+        if self._call("reading the temperature", self._sdk.is_control_available, handle,
+                      qhy_sdk.CONTROL_CURTEMP) is None:
             return None
         return float(self._call("reading the temperature", self._sdk.get_param, handle,  # type: ignore[arg-type]
                                 qhy_sdk.CONTROL_CURTEMP))

@@ -83,6 +83,9 @@ def load_dslr_config(path: str | os.PathLike[str] | None = None, *,
 class SimulatedDslr(SimulatedCamera):
     """A DSLR made of arithmetic: discrete speeds, ISO, black and white levels."""
 
+    #: as a real DSLR (drivers.gphoto): no exposure is started ahead
+    starts_ahead = False
+
     def __init__(self, config: SimConfig | None = None, *, name: str = "Simulated DSLR",
                  clock: Clock | None = None, light: SimLight | None = None,
                  white_level: int = WHITE_LEVEL) -> None:

@@ -225,9 +225,10 @@ class FilterWheel(Device):
                 self._do_start_move(slot)
             deadline = self._clock.monotonic() + timeout_s
             while True:
+                now = self._clock.monotonic()  # before the position: a stall is no timeout
                 if self.position() == slot:
                     return slot
-                if self._clock.monotonic() >= deadline:
+                if now >= deadline:
                     raise FilterWheelTimeoutError(
                         f"the filter wheel did not reach {slot_label(slot, self.filter_names)} "
                         f"within {timeout_s:g} s; check it is not stuck and its cable")

@@ -192,6 +192,24 @@ def test_a_failed_exposure_begun_ahead_is_retried(build: Callable[..., Camera]) 
         assert taken.started_at is not None and taken.started_at > started.started_at
 
 
+def test_a_host_stall_after_a_status_poll_is_no_timeout() -> None:
+    class Stalling(SimulatedCamera):
+        stalled = False
+
+        def _do_exposure_status(self) -> ExposureStatus:
+            status = super()._do_exposure_status()
+            if status is ExposureStatus.WORKING and not self.stalled and self.is_exposing:
+                left = self._exposure.ends_s - self.clock.monotonic()  # type: ignore[union-attr]
+                if left < 0.01:  # about to finish: the host stalls right after asking
+                    self.stalled = True
+                    self.clock.sleep(10.0)
+            return status
+
+    with Stalling(small_config()) as cam:
+        cam.capture(1.0)
+        assert cam.stalled and cam.frames_started == 1  # read, not timed out and retried
+
+
 def test_too_short_exposure_is_clamped_with_warning(
     camera: Camera, caplog: pytest.LogCaptureFixture
 ) -> None:

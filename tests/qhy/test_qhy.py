@@ -75,6 +75,16 @@ def test_a_removed_camera_is_told_by_the_scan() -> None:
             cam.set_gain(10)
 
 
+def test_reading_the_temperature_of_a_removed_camera_is_a_typed_error() -> None:
+    # the engine reads it while the next exposure runs: a raw SDK error would end the
+    # run as an internal error and lose the frame being saved
+    sdk = FakeQhySdk("268m")
+    with QhyCamera(0, sdk=sdk, clock=sdk.clock) as cam:
+        sdk.cameras[0].removed = True
+        with pytest.raises(CameraDisconnectedError):
+            cam.temperature_c()
+
+
 def test_listing_and_opening_by_qhy_index() -> None:
     sdk = FakeQhySdk("183c")
     entries, note = list_qhy_cameras(sdk)
