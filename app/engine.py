@@ -96,6 +96,8 @@ class Engine:
         self.out_dir = out_dir
         self.cancel = cancel if cancel is not None else threading.Event()
         self.files: list[Path] = []
+        #: how many of ``files`` are dark flats
+        self.dark_files = 0
         self.record: SessionRecord | None = None
         self._writer_queue = writer_queue
         self._ask_user = ask_user
@@ -316,6 +318,7 @@ class Engine:
                     "check the disk and the output folder"
                 )
             self.files.append(result.path)
+            self.dark_files += result.job.image_type == FrameKind.DARK.value
             yield FlatSaved(result.job.index, self._expected, result.path,
                             result.job.exposure_s, result.job.mean_native,
                             result.job.mean_16bit, result.job.image_type)
@@ -399,6 +402,7 @@ def _run(engine: Engine, body: Generator[Event, None, float | None],
         exposure_s=exposure_s,
         files=tuple(engine.files),
         session_file=engine.record.path if engine.record else None,
+        dark_files=engine.dark_files,
     )
 
 

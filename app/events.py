@@ -144,6 +144,16 @@ class SessionFinished:
     exposure_s: float | None
     files: tuple[Path, ...]
     session_file: Path | None
+    #: how many of ``files`` are dark flats
+    dark_files: int = 0
+
+    def kept_text(self) -> str:
+        """What the run leaves: '3 flats kept', '3 flats and 2 dark flats kept'."""
+        flats = len(self.files) - self.dark_files
+        text = f"{flats} flat{'s' if flats != 1 else ''}"
+        if self.dark_files:
+            text += f" and {self.dark_files} dark flat{'s' if self.dark_files != 1 else ''}"
+        return text + " kept"
 
 
 Event = (

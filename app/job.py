@@ -128,6 +128,16 @@ class FlatJob:
         """Run the job; the last event is always SessionFinished."""
         return run_job(self.engine, self._body(), lambda: self.engine.submitted)
 
+    def check(self) -> tuple[str, ...]:
+        """Refuse what this rig cannot do, before any exposure; the filters in wheel order."""
+        panel, level = self.rig.panel, self.job.brightness
+        if isinstance(level, int) and panel is not None:
+            low, high = panel.info.brightness_min, panel.info.brightness_max
+            if not low <= level <= high:
+                raise SettingsError(f"--brightness {level} is outside the panel's range; "
+                                    f"use {low}..{high} or auto")
+        return self.ordered_filters()
+
     def ordered_filters(self) -> tuple[str, ...]:
         """The filters asked for, in wheel order (names matched case-insensitively)."""
         if not self.job.filters:
@@ -148,7 +158,7 @@ class FlatJob:
         settings = job.flats
         if job.sky is not None and settings.min_exposure_s is None:
             settings = replace(settings, min_exposure_s=SKY_MIN_EXPOSURE_S)
-        filters = self.ordered_filters()
+        filters = self.check()
         auto = job.brightness == "auto"
         window = (settings.min_exposure_s or MIN_FLAT_EXPOSURE_S, job.max_flat_exposure_s)
         if auto:
@@ -171,8 +181,9 @@ class FlatJob:
             archive_previous_record(settings.out_dir / SESSION_FILE)
         else:
             engine.files = [settings.out_dir / str(f["file"]) for f in resume.flats]
-            engine.files += [settings.out_dir / str(f["file"])
-                             for f in previous.get("dark_flats") or []]
+            darks = previous.get("dark_flats") or []
+            engine.files += [settings.out_dir / str(f["file"]) for f in darks]
+            engine.dark_files = len(darks)
         configure_camera(cam, plan)
         extra = record_fields(self._camera_id, cam, settings, plan, self._resume) | {
             "count": settings.count, "dark_flat_count": job.dark_count,
@@ -186,8 +197,8 @@ class FlatJob:
                 "elevation_m": site.elevation_m}}
         if not filters:
             extra["filter"] = settings.filter_name
-            if job.dark_count:
-                extra["dark_flats"] = []
+            if job.dark_count and not (previous or {}).get("dark_flats"):
+                extra["dark_flats"] = []  # (a resumed run keeps those it took)
         record = SessionRecord(
             settings.out_dir / SESSION_FILE, camera=info.name, gain=plan.gain,
             offset=plan.offset, bit_depth=info.bit_depth, target_native=plan.target_native,

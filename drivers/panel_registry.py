@@ -16,6 +16,7 @@ from drivers.clock import Clock
 from drivers.panel import LightPanel, PanelValueError
 from drivers.panel_sim import SimPanelConfig, SimulatedPanel
 from drivers.pegasus import PegasusFlatMaster
+from drivers.screen_panel import SCREEN_SPEC
 
 SPEC_FORMS = ("sim", "alnitak", "alnitak:PORT", "snapcap:PORT", "pegasus", "pegasus:PORT")
 
@@ -64,6 +65,9 @@ def open_panel(
         if family == "snapcap":
             return AlnitakPanel(port, clock=clock, variant="snapcap")
         return AlnitakPanel(port, clock=clock)
+    if family == SCREEN_SPEC and not sep:
+        raise PanelValueError("the screen panel is the desktop app's own window: choose it "
+                              "in 'autoflats gui', or give another --panel here")
     raise PanelValueError(
         f"unknown panel {spec!r}; use one of: {', '.join(SPEC_FORMS)} "
         "(PORT like /dev/ttyUSB0 or COM3)"

@@ -15,8 +15,8 @@ from astropy.io import fits
 
 from app.cli import EXIT_OK, EXIT_USAGE, main
 from app.cli.job import resume_job_args
-from app.events import FinishReason, SessionFinished
-from app.job import FlatJob, JobSettings
+from app.events import FinishReason, Notice, Progress, SessionFinished
+from app.job import FlatJob, JobSettings, rig_record_fields
 from app.rig import Rig
 from app.settings import FlatSettings, SettingsError
 from drivers.devices import open_devices
@@ -295,3 +295,61 @@ def test_a_job_lit_by_the_apps_screen_resumes_only_with_another_panel() -> None:
                               dark_flats=0, max_flat_exposure=None)
     resume_job_args(args, record)  # the panel given again wins
     assert (args.panel, args.wheel, args.filters) == ("sim", "sim", "L,R")
+
+
+@pytest.mark.parametrize("filters", [(), ("L", "R")])
+def test_a_job_cancelled_in_its_dark_flats_resumes_them(tmp_path: Path,
+                                                        filters: tuple[str, ...]) -> None:
+    sim = rig_toml(tmp_path)
+    out = tmp_path / "job"
+    devices = open_devices("sim", panel="sim", wheel="sim" if filters else None,
+                           sim_config_path=sim)
+    cancel = threading.Event()
+    with devices:
+        runner = FlatJob(Rig(devices.camera, devices.panel, devices.wheel),
+                         JobSettings(FlatSettings(out_dir=out, count=2), filters=filters,
+                                     brightness="auto", dark_count=3),
+                         cancel=cancel, camera_id="sim",
+                         record_extra=rig_record_fields("sim", "sim" if filters else None,
+                                                        sim))
+        in_darks, turns = False, 0
+        for event in runner.events():
+            in_darks = in_darks or (isinstance(event, Notice)
+                                    and event.message.startswith("dark flats"))
+            turns += in_darks and isinstance(event, Progress)
+            if turns == 2:
+                cancel.set()  # at the second dark's turn: every flat and one dark taken
+            if isinstance(event, SessionFinished):
+                finished = event
+    assert finished.reason is FinishReason.CANCELLED
+    darks_before = {d["file"] for d in json.loads((out / "session.json").read_text())
+                    ["dark_flats"]}
+    assert 1 <= len(darks_before) < 3
+    flats = 2 * max(len(filters), 1)
+    assert finished.kept_text() == f"{flats} flats and {len(darks_before)} dark flat" + (
+        "s kept" if len(darks_before) > 1 else " kept")
+    code, _, err = cli("flats", "--resume", str(out))
+    assert code == EXIT_OK, err
+    data = json.loads((out / "session.json").read_text())
+    assert data["status"] == "completed"
+    darks = {d["file"] for d in data["dark_flats"]}
+    exposures = {e["exposure_s"] for e in data.get("filters", [data])}
+    assert darks_before <= darks and len(darks) == 3 * len(exposures)
+    assert {str(p.relative_to(out)) for p in out.rglob("darkflat_*.fits")} == darks
+
+
+@pytest.mark.parametrize(("options", "says"), [
+    (("--panel", "foo"), "unknown panel 'foo'"),
+    (("--panel", "screen"), "the desktop app's own window"),
+    (("--panel", "alnitak:/dev/autoflats-no-such-port"), "check the port name"),
+    (("--wheel", "foo", "--filters", "L"), "unknown filter wheel 'foo'"),
+    (("--panel", "sim", "--brightness", "999"), "use 0..255 or auto"),
+])
+def test_a_rig_that_cannot_be_opened_is_one_line_and_exit_2(
+        tmp_path: Path, options: tuple[str, ...], says: str) -> None:
+    out = tmp_path / "job"
+    code, _, err = cli("flats", "--camera", "sim", "--count", "2", "--out", str(out),
+                       "--sim-config", str(rig_toml(tmp_path)), "--no-history", *options)
+    assert code == EXIT_USAGE and says in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists() or not list(out.rglob("*.fits"))

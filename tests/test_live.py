@@ -192,7 +192,7 @@ def test_cli_cancel_says_what_is_kept_and_how_to_continue(
     assert code == 130
     kept = len(list(out.glob("*.fits")))
     assert 3 <= kept < 10
-    assert err[-1] == (f"autoflats: cancelled; {kept} flat(s) kept; continue with: "
+    assert err[-1] == (f"autoflats: cancelled; {kept} flats kept; continue with: "
                        f"autoflats flats --resume '{out}'")
     monkeypatch.setattr(cli_main_module, "_print_event", printed)
     # the command it gives works

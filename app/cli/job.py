@@ -133,7 +133,7 @@ def run_job_cli(args: argparse.Namespace, settings: FlatSettings, camera_id: str
             runner = FlatJob(rig, job, cancel=cancel, history=history, camera_id=camera_id,
                              record_extra=extra, ask_user=ask_on_terminal(args.yes),
                              resume=resume)
-            runner.ordered_filters()  # unknown filters: exit code 2 before any exposure
+            runner.check()  # unknown filters, a level off the panel: exit 2, no exposure
             finished = follow(runner.events(), args,
                               AduScale(devices.camera.info.bit_depth))
     finally:

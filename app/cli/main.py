@@ -44,7 +44,7 @@ from app.resume import (
 )
 from app.session import FlatSession
 from app.settings import FlatSettings, SettingsError
-from drivers.errors import CameraError
+from drivers.errors import DeviceError
 from drivers.registry import list_cameras, open_camera
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -253,7 +253,8 @@ def main(argv: Sequence[str] | None = None, *,
     except UsageError as error:
         _err(f"autoflats: error: {error}")
         return EXIT_USAGE
-    except (SettingsError, TargetError, CameraError) as error:
+    except (SettingsError, TargetError, DeviceError) as error:
+        # a device that cannot be opened or set up: refused before any exposure
         _err(f"autoflats: error: {error}")
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -408,7 +409,7 @@ def outcome(finished: SessionFinished, args: argparse.Namespace, out_dir: Path) 
     if finished.reason is FinishReason.COMPLETED:
         return EXIT_OK
     if finished.reason is FinishReason.CANCELLED:
-        _err(f"autoflats: cancelled; {len(finished.files)} flat(s) kept; continue with: "
+        _err(f"autoflats: cancelled; {finished.kept_text()}; continue with: "
              f"autoflats flats --resume {shlex.quote(str(out_dir))}")
         return EXIT_CANCELLED
     _err(f"autoflats: error: {finished.message}")

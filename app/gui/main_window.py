@@ -693,7 +693,7 @@ class MainWindow(QMainWindow):
         elif item.reason is FinishReason.COMPLETED:
             self.statusLabel.setText(f"Done: {n} flats written")
         elif item.reason is FinishReason.CANCELLED:
-            self.statusLabel.setText(f"Cancelled: {cancelled_text(n, self._out_dir)}")
+            self.statusLabel.setText(f"Cancelled: {cancelled_text(item, self._out_dir)}")
         else:
             self.statusLabel.setText(f"Failed: {item.message or 'see the log'}")
         self.summaryLabel.setText(summary_html(item, self._saved, self._solved, self._out_dir))
@@ -703,7 +703,7 @@ class MainWindow(QMainWindow):
         self.timeLabel.setText(f"Took {nice_seconds(elapsed)}")
         self.log(f"— {item.reason.value}: {n} flat(s)"
                  + (f"; {item.message}" if item.message else "")
-                 + (f"; {cancelled_text(n, self._out_dir)}"
+                 + (f"; {cancelled_text(item, self._out_dir)}"
                     if item.reason is FinishReason.CANCELLED else ""))
 
     @_while_alive

@@ -110,9 +110,9 @@ class RunPanel(QGroupBox):
         self.timeLabel.setText("")
 
 
-def cancelled_text(kept: int, out_dir: Path | None) -> str:
+def cancelled_text(finished: SessionFinished, out_dir: Path | None) -> str:
     """What a cancel leaves, and how to go on: '3 flats kept; continue with: …'."""
-    text = f"{kept} flat{'s' if kept != 1 else ''} kept"
+    text = finished.kept_text()
     if out_dir is not None:
         text += f"; continue with: autoflats flats --resume {shlex.quote(str(out_dir))}"
     return text
@@ -123,7 +123,7 @@ def summary_html(item: SessionFinished, saved: Sequence[FlatSaved],
     """The finished run in a few lines (rich text): outcome, exposure, mean, folder, record."""
     lines = [f"<b>{item.reason.value.capitalize()}</b>: {len(item.files)} flat(s) written"]
     if item.reason is FinishReason.CANCELLED:
-        lines.append(html.escape(cancelled_text(len(item.files), out_dir)))
+        lines.append(html.escape(cancelled_text(item, out_dir)))
     if item.exposure_s is not None:
         lines.append(f"Exposure: {item.exposure_s:.6g} s")
     if saved:

@@ -62,13 +62,15 @@ def filter_sequence(plan: SequencePlan, panel: PanelFacts | None,
     yield from light_up(panel, fixed)
     outcomes: list[FilterOutcome] = []
     bias: float | None = None
-    level_native = 0.0
-    min_exposure_s = 0.0
+    level_native = 0.0  # the brightest flats' level (how dark a dark must be)
+    min_exposure_s: float | None = None  # the camera's shortest (a bias reference)
     tint: tuple[float, float, float] | None = None  # None: not set by the job
     for name in plan.filters:
         run = filter_run(name)
         if run.done_before >= run.settings.count and run.exposure_s is not None:
             outcomes.append(FilterOutcome(name, run.exposure_s, run.brightness))
+            level_native = max(level_native, run.steering.aim.target_native)
+            min_exposure_s = run.plan.min_exposure_s
             continue  # done before the job was resumed
         run.record.update_section(run.section, status="running")
         if name is not None:
@@ -113,7 +115,7 @@ def filter_sequence(plan: SequencePlan, panel: PanelFacts | None,
     if not done:
         raise SessionFailure("no filter could be done: " + "; ".join(
             f"{o.name}: {o.error}" for o in outcomes))
-    if plan.dark_count:
+    if plan.dark_count and min_exposure_s is not None:
         yield from dark_flats(panel, [o.exposure_s for o in done if o.exposure_s],
                               plan.dark_count, already=plan.darks_done, bias_native=bias,
                               flat_level_native=level_native,
