@@ -26,7 +26,7 @@ sim-run: $(STAMP)
 
 # Worst GUI-thread stall while capturing 26 MP frames on the simulator.
 gui-stall: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m app.gui.stall_probe
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.gui_stall --size 6248x4176
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q

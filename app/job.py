@@ -257,5 +257,6 @@ class FlatJob:
         exposures = [o.exposure_s for o in outcomes if o.exposure_s is not None]
         if not exposures:
             raise SessionFailure("no flats were taken")
-        return exposures[-1]
+        # sky flats have no one exposure (nor darks to match it): none is reported
+        return exposures[-1] if job.sky is None else None
 

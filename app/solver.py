@@ -254,8 +254,12 @@ class ExposureSolver:
 
     # -- the model ---------------------------------------------------------------
     def _linear(self) -> list[Observation]:
-        ceiling = self.config.linear_ceiling_native or (
-            LINEAR_CEILING * self.config.full_scale_native)
+        cfg = self.config
+        ceiling = cfg.linear_ceiling_native
+        if ceiling is None or ceiling < cfg.target_native + cfg.tolerance_native:
+            # No measured limit, or a target the user keeps above it: the frames near
+            # the target must still count (else nothing does), up to the usual ceiling.
+            ceiling = LINEAR_CEILING * cfg.full_scale_native
         return [o for o in self.observations if not o.saturated and o.mean_native <= ceiling]
 
     def _bias_upper_bound(self) -> float:

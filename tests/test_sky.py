@@ -119,6 +119,7 @@ def test_dawn_starts_at_once_and_every_flat_is_on_target(tmp_path: Path) -> None
     sim = sky_toml(tmp_path, "dawn", 120, TARGET_E / 20.0)  # 20 s needed at the start
     events, data, truth = run_sky(tmp_path, sim, "dawn", 12)
     assert isinstance(events[-1], SessionFinished) and events[-1].message is None
+    assert events[-1].exposure_s is None  # sky flats have no one exposure
     assert not any(isinstance(e, Notice) and "waiting" in e.message for e in events)
     exposures = [f["exposure_s"] for f in data["flats"]]
     assert len(exposures) == 12 and exposures == sorted(exposures, reverse=True)
@@ -180,6 +181,10 @@ def test_cli_sky_with_site_and_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyP
     if variable == "seconds":
         assert any("not in dawn twilight" in w for w in data["warnings"])
     assert all(len(f["flats"]) == 3 for f in data["filters"])
+    # no one exposure, so no dark flats to suggest: a master bias instead
+    said = err.getvalue()
+    assert "next: dark flats" not in said and "with a master bias" in said
+    assert "done: 6 flats; record in" in said
 
 
 def test_filter_order_by_throughput_and_by_names() -> None:

@@ -125,6 +125,19 @@ def test_bias_hint_is_trusted() -> None:
     assert len(exposures) == 2
 
 
+@pytest.mark.parametrize("start", [0.9, 0.96, 1.1])  # of the right exposure
+def test_a_target_kept_above_the_measured_linear_limit_still_converges(start: float) -> None:
+    # the user keeps 50 % on a sensor measured linear to 30 %: frames near the target
+    # are the ones to steer by (excluding them sent the next exposure to the longest)
+    camera = camera_for(0.9, 14, 0.006)
+    solver = make_solver(camera, first_exposure_s=0.9 * start,
+                         bias_hint_native=camera.bias,
+                         linear_ceiling_native=0.3 * camera.full_scale)
+    verdict, exposures = search(camera, solver)
+    assert verdict is Verdict.ACCEPT
+    assert len(exposures) <= 3 and max(exposures) < 2 * 0.9
+
+
 def test_without_e_per_adu_it_still_converges() -> None:
     camera = camera_for(0.02, 14, 0.06)
     target = 0.5 * 65535 / 4

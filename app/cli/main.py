@@ -446,13 +446,13 @@ def _print_event(event: Event, scale: AduScale) -> None:
         _err(f"{kind} {event.index}{total}: {event.path.name} (mean "
              f"{event.mean_native:.1f} native)")
     elif isinstance(event, FlatRejected):
-        _err(f"dropped a flat: {event.reason}")
+        _err(f"dropped: {event.reason}")
     elif isinstance(event, Notice):
         _err(f"note: {event.message}")
     elif isinstance(event, SessionError):
         pass  # reported once at the end
     elif isinstance(event, SessionFinished) and event.reason is FinishReason.COMPLETED:
-        darks = sum(1 for path in event.files if path.name.startswith("darkflat_"))
+        darks = event.dark_files
         flats = len(event.files) - darks
         at = f" at {event.exposure_s:.6g} s" if event.exposure_s is not None and not darks else ""
         with_darks = f" and {darks} dark flats" if darks else ""

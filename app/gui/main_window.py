@@ -596,7 +596,7 @@ class MainWindow(QMainWindow):
                                          "written")
         elif isinstance(item, FlatRejected):
             self._sky_waiting = False
-            self.log(f"dropped a flat: {item.reason}")
+            self.log(f"dropped: {item.reason}")
         elif isinstance(item, Notice):
             self.log(f"note: {item.message}")
             if self._job is not None and self._job.sky is not None and "waiting" in item.message:

@@ -1,21 +1,15 @@
 """Event-loop latency probe: how long the GUI thread stalls while a session runs.
 
 A QTimer asks to fire every ``interval_ms``; each late arrival beyond the interval is
-a stall. ``python -m app.gui.stall_probe`` runs an Auto flats session on the 26 MP
-simulator (simulated time instant, so the worker is as busy as it can be) and prints
-the worst stall.
+a stall. ``python -m bench.gui_stall`` (``make gui-stall``: 26 MP) runs an Auto flats
+session in the window with it and prints the worst stall.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from PyQt6.QtCore import QElapsedTimer, QEventLoop, QObject, Qt, QTimer
 
@@ -98,44 +92,3 @@ def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
     poll.stop()
     return condition()
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Run a simulated 26 MP session in the window and print the worst GUI stall."""
-    parser = argparse.ArgumentParser(prog="python -m app.gui.stall_probe")
-    parser.add_argument("--count", type=int, default=5, help="flats to capture (default 5)")
-    parser.add_argument("--interval-ms", type=int, default=10)
-    parser.add_argument("--timeout-s", type=float, default=300.0)
-    args = parser.parse_args(argv)
-
-    from app.gui.app import make_app, settle_heap
-    from app.gui.main_window import SETTINGS_ENV, MainWindow
-
-    with tempfile.TemporaryDirectory(prefix="autoflats-stall-") as tmp:
-        root = Path(tmp)
-        os.environ[SETTINGS_ENV] = str(root / "gui.ini")
-        sim = root / "sim.toml"
-        sim.write_text("time_scale = 0.0\n", encoding="utf-8")  # 6248 x 4176 frames
-        qt_app = make_app()  # keep a reference: the window needs it alive
-        window = MainWindow(camera="sim", sim_config=sim, out=root / "flats", count=args.count)
-        window.show()
-        wait_until(lambda: window.facts is not None, args.timeout_s)
-        settle_heap()  # as run_gui does
-        probe = LatencyProbe(args.interval_ms)
-        probe.start()
-        window.start()
-        wait_until(lambda: not window.is_running() and window.last_finished is not None,
-                   args.timeout_s)
-        report = probe.stop()
-        finished = window.last_finished
-        status = finished.reason.value if finished else "timeout"
-        files = len(finished.files) if finished else 0
-        print(f"26 MP session: {status}, {files} flats; {report}")
-        if finished is not None and finished.message:
-            print(f"session message: {finished.message}")
-        window.close()
-        qt_app.processEvents()
-    return 0 if finished is not None else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -85,8 +85,8 @@ def capture_flats(run: FilterRun, shot: Shot) -> Procedure:
                 yield FlatRejected(
                     exposure_s, stats,
                     f"flat mean {level.mean_native:.1f} ADU is outside the tolerance "
-                    f"(target {aim.target_native:.1f} ± {aim.tolerance_native:.1f}); "
-                    f"dropped{change}")
+                    f"(target {aim.target_native:.1f} ± {aim.tolerance_native:.1f})"
+                    f"{change}")
                 if rejected_in_a_row > settings.max_rejected_flats:
                     raise SessionFailure(
                         f"{rejected_in_a_row} flats in a row left the tolerance: the light "

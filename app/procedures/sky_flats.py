@@ -197,7 +197,13 @@ def sky_sequence(plan: SkyPlan, count: int,
         raise SessionFailure("; ".join(
             f"{o.name + ': ' if o.name else ''}{o.flats} of {o.wanted} flats, {o.reason}"
             for o in short))
+    yield Notice(SKY_CALIBRATION)
     return outcomes
+
+
+#: sky flats' exposures change every frame: no set of dark flats matches them
+SKY_CALIBRATION = ("calibrate these flats with a master bias at the same gain and offset: "
+                   "their exposure changed every frame, so dark flats cannot match them")
 
 
 def _key(name: str | None) -> str:
@@ -276,7 +282,7 @@ def _filter_flats(run: FilterRun, key: str, plan: SkyPlan, count: int,
     target, tolerance = aim.target_native, aim.tolerance_native
     full = run.scale.full_scale_native
     bayer = run.camera.info.bayer_pattern
-    label = run.filter_name or "the sky"
+    label = run.filter_name or "flats"
     saved = run.done_before
     frames: list[dict[str, object]] = []
     probe_s: float | None = None
@@ -400,7 +406,7 @@ def _filter_flats(run: FilterRun, key: str, plan: SkyPlan, count: int,
                f"predicted {predicted:.1f}" if predicted is not None else "not predicted")
         yield FlatRejected(shot.exposure_s, shot.stats,
                            f"mean {level:.1f} ADU ({'clipped, ' if clipped else ''}{why}; "
-                           f"target {target:.1f} ± {tolerance:.1f}); dropped")
+                           f"target {target:.1f} ± {tolerance:.1f})")
         if not measurable:
             at_limit = (shot.exposure_s <= camera_min * (1 + 1e-9) if clipped
                         else shot.exposure_s >= e_max * (1 - 1e-9))
