@@ -103,7 +103,9 @@ def test_capture_finds_the_frame_rendered_during_the_exposure(
         truth = cam.true_mean_native(1.0)
     assert recorder.of(1) == 12 == len(recorder.calls)
     assert not any(read_begun for _, read_begun in recorder.calls)
-    assert elapsed <= 1.0 + cam.readout_s + cam.poll_interval_s + 1e-9
+    # the clock follows the wall at time_scale 1: a loaded host's scheduling adds a
+    # little, a read that waited for the render would add its whole time
+    assert elapsed <= 1.0 + cam.readout_s + cam.poll_interval_s + 0.2
     assert mean_native(shot.frame) == pytest.approx(truth, rel=2e-3)
 
 
