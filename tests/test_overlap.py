@@ -117,7 +117,7 @@ def test_another_action_or_another_exposure_stops_the_frame_started_ahead(
 
 
 def test_a_frame_started_ahead_is_read_once_and_dated_by_its_own_start(tmp_path: Path) -> None:
-    # a clock 10x faster than the wall: the procedure's 0.1 s of work is 1 s of camera
+    # a clock 10x faster than the wall: the procedure's 0.2 s of work is 2 s of camera
     # time, which the frame started ahead spends exposing (its date is its own start)
     camera = SimulatedCamera(small_config(time_scale=0.1))
     shots: list[Shot] = []
@@ -126,7 +126,7 @@ def test_a_frame_started_ahead_is_read_once_and_dated_by_its_own_start(tmp_path:
         for number in range(3):
             shot: Shot = yield Expose(5.0, next_exposure_s=5.0 if number < 2 else None)
             shots.append(shot)
-            time.sleep(0.1)  # analysing and saving it
+            time.sleep(0.2)  # analysing and saving it
 
     with camera:
         _drive(_engine(tmp_path, camera), procedure())
@@ -135,7 +135,7 @@ def test_a_frame_started_ahead_is_read_once_and_dated_by_its_own_start(tmp_path:
     # each frame started when the last one was read: one exposure + readout apart
     step = camera.readout_s + 5.0
     gaps = [(b.start_utc - a.start_utc).total_seconds() for a, b in itertools.pairwise(shots)]
-    assert gaps == [pytest.approx(step, abs=0.5)] * 2
+    assert gaps == [pytest.approx(step, abs=1.0)] * 2  # dated by the ask: 2 s more
 
 
 def test_each_dark_flat_exposes_while_the_last_is_saved(tmp_path: Path) -> None:
