@@ -54,6 +54,10 @@ class FlatSettings:
         _whole("bin", self.binning, 1, 8)
         _number("max exposure", self.max_exposure_s, 1e-6, 3600, " s")
         if self.min_exposure_s is not None:
+            if self.min_exposure_s > self.max_exposure_s:
+                raise SettingsError(
+                    f"--min-exposure {self.min_exposure_s:g} s is above --max-exposure "
+                    f"{self.max_exposure_s:g} s; make the minimum the smaller one")
             _number("min exposure", self.min_exposure_s, 0, self.max_exposure_s, " s")
         if self.first_exposure_s is not None:
             _number("first exposure", self.first_exposure_s, 1e-7, 3600, " s")

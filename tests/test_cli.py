@@ -31,6 +31,12 @@ def autoflats(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
                           text=True, timeout=120, env=env)
 
 
+def test_version() -> None:
+    result = autoflats("--version")
+    assert result.returncode == 0 and result.stdout.startswith("autoflats ")
+    assert result.stdout.split()[1][0].isdigit()
+
+
 def test_flats_contract(tmp_path: Path, sim_toml: Path) -> None:
     out = tmp_path / "flats"
     result = autoflats("flats", "--camera", "sim", "--count", "4", "--out", str(out),
@@ -79,6 +85,7 @@ def test_colour_sensor_and_native_target(tmp_path: Path) -> None:
     (["--bin", "7"], "bin 7"),
     (["--space", "12bit"], "invalid choice"),
     (["--camera", "nosuch"], "no camera 'nosuch'"),
+    (["--min-exposure", "5", "--max-exposure", "1"], "make the minimum the smaller one"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path: Path, sim_toml: Path, args: list[str],
                                       needle: str, capsys: pytest.CaptureFixture[str]) -> None:

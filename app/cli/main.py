@@ -82,10 +82,20 @@ def _float(name: str):  # type: ignore[no-untyped-def]
     return parse
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("autoflats")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands and options."""
     parser = _Parser(prog="autoflats", description="Flat frames exposed right, "
                      "on ZWO ASI cameras or the built-in simulator.")
+    parser.add_argument("--version", action="version", version=f"autoflats {_version()}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     flats = sub.add_parser("flats", help="find the flat exposure and capture N flats")
@@ -437,9 +447,10 @@ def _print_event(event: Event, scale: AduScale) -> None:
              f"{event.stats.mean_native:.1f} native / {round_adu(event.stats.mean_16bit)} 16-bit"
              f"{clipped}{nxt}")
     elif isinstance(event, ExposureSolved):
+        after = (f"after {event.test_frames} test frame{'s' if event.test_frames != 1 else ''}"
+                 " + the accepted one" if event.test_frames else "on the first frame")
         _err(f"exposure found: {event.exposure_s:.6g} s (mean {event.mean_native:.1f} native"
-             f" / {round_adu(event.mean_16bit)} 16-bit) after {event.test_frames} test frame(s) "
-             "+ the accepted one")
+             f" / {round_adu(event.mean_16bit)} 16-bit) {after}")
     elif isinstance(event, FlatSaved):
         kind = "dark flat" if event.image_type == "DARK" else "flat"
         total = f"/{event.count}" if event.image_type != "DARK" else ""
