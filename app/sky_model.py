@@ -163,14 +163,20 @@ def pair_signal_native(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32],
     plus read noise (small beside a flat's signal). Outliers (stars, cosmic rays)
     beyond 5 sigma are left out. Then bias = mean - signal, free of the PRNU that
     inflates a one-frame estimate.
+
+    The sky changes between the two frames, so ``b`` is first scaled by r = mean(a) /
+    mean(b): else the fixed pattern times their difference in level counts as noise.
+    The difference's variance is then (S_a + r² S_b) / g = S_a (1 + r) / g, and the
+    pair's mean signal (S_a + S_b) / 2 = g var / (2 r).
     """
-    diff = a - b
+    ratio = float(a.mean()) / max(float(b.mean()), 1e-6)
+    diff = a - b * np.float32(ratio)
     diff -= np.float32(diff.mean())
     q1, q3 = np.percentile(diff, (25.0, 75.0))
     sigma = max(float(q3 - q1) / 1.349, 1e-6)
     kept = diff[np.abs(diff) <= 5 * sigma]
     variance = float(np.mean(kept.astype(np.float64) ** 2))
-    return e_per_adu * variance / 2
+    return e_per_adu * variance / (2 * ratio)
 
 
 def _sinhc(u: float) -> float:

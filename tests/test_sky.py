@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from app.actions import Cancelled, Wait
@@ -20,7 +21,13 @@ from app.job import FlatJob, JobSettings
 from app.procedures.sky_flats import SkyPlan, order_filters
 from app.rig import Rig
 from app.settings import FlatSettings
-from app.sky_model import Site, collected_per_rate, exposure_for_signal, sun_altitude_deg
+from app.sky_model import (
+    Site,
+    collected_per_rate,
+    exposure_for_signal,
+    pair_signal_native,
+    sun_altitude_deg,
+)
 from drivers.clock import SimulatedClock
 from drivers.devices import open_devices
 from drivers.sim_config import SimConfig
@@ -282,3 +289,21 @@ def test_a_twilight_too_short_for_every_filter_is_shared_fairly(tmp_path: Path) 
     got = {f["filter"]: len(f["flats"]) for f in data["filters"]}
     assert min(got.values()) >= 10 and max(got.values()) - min(got.values()) <= 6, got
     assert truth["worst_error_in_tolerances"] <= 1.0 and truth["wasted"] <= 3
+
+
+@pytest.mark.parametrize("ratio", [0.92, 1.0, 1.08])  # the sky's change between the two
+def test_photon_transfer_on_a_pair_at_two_sky_levels_finds_the_signal(ratio: float) -> None:
+    rng = np.random.default_rng(5)
+    height, width, gain, bias = 400, 600, 1.5, 100.0  # e-/ADU, native ADU
+    y, x = np.mgrid[0:height, 0:width]
+    vignetting = 1 - 0.35 * ((x - width / 2) ** 2 + (y - height / 2) ** 2) / (width / 2) ** 2
+    pattern = vignetting * rng.normal(1.0, 0.01, (height, width))  # and 1 % PRNU
+    signal_b = 6000.0
+    frames = []
+    for signal in (signal_b * ratio, signal_b):
+        electrons = rng.poisson(signal * gain * pattern)
+        frames.append((bias + electrons / gain + rng.normal(0, 1.0, pattern.shape))
+                      .astype(np.float32))
+    a, b = frames
+    truth = (float(a.mean()) + float(b.mean())) / 2 - bias
+    assert pair_signal_native(a, b, gain) == pytest.approx(truth, rel=0.01)
