@@ -147,13 +147,17 @@ class SessionFinished:
     #: how many of ``files`` are dark flats
     dark_files: int = 0
 
-    def kept_text(self) -> str:
-        """What the run leaves: '3 flats kept', '3 flats and 2 dark flats kept'."""
+    def files_text(self) -> str:
+        """The files by kind: '3 flats', '3 flats and 2 dark flats'."""
         flats = len(self.files) - self.dark_files
         text = f"{flats} flat{'s' if flats != 1 else ''}"
         if self.dark_files:
             text += f" and {self.dark_files} dark flat{'s' if self.dark_files != 1 else ''}"
-        return text + " kept"
+        return text
+
+    def kept_text(self) -> str:
+        """What a stopped run leaves: '3 flats kept', '3 flats and 2 dark flats kept'."""
+        return self.files_text() + " kept"
 
 
 Event = (

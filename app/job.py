@@ -257,6 +257,6 @@ class FlatJob:
         exposures = [o.exposure_s for o in outcomes if o.exposure_s is not None]
         if not exposures:
             raise SessionFailure("no flats were taken")
-        # sky flats have no one exposure (nor darks to match it): none is reported
-        return exposures[-1] if job.sky is None else None
+        # sky flats and several filters have no one exposure: none is reported
+        return exposures[-1] if job.sky is None and len(outcomes) == 1 else None
 

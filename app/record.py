@@ -60,7 +60,8 @@ class SessionRecord:
         self._data |= {"warnings": [], "rejected_flats": 0}
         if previous:  # a resumed session keeps what the earlier run recorded
             keep = (("filters", "dark_flats") if self.multi
-                    else ("test_exposures", "flats", "exposure_s", "dark_flats"))
+                    else ("test_exposures", "flats", "exposure_s", "dark_flats",
+                          "brightness", "aim"))
             for key in (*keep, "warnings", "rejected_flats"):
                 if key in previous:
                     self._data[key] = json.loads(json.dumps(previous[key]))

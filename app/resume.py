@@ -120,6 +120,8 @@ def settings_from_record(state: ResumeState, out_dir: Path,
         first_exposure_s=state.exposure_s,
         min_exposure_s=_float_or_none(rec.get("min_exposure_s")),
         max_exposure_s=float(rec.get("max_exposure_s", 120.0)),
+        per_channel=rec.get("per_channel") is True,
+        lower_target_if_nonlinear=rec.get("lower_target") is True,
     )
 
 

@@ -153,6 +153,7 @@ def record_fields(camera_id: str | None, camera: Camera, settings: FlatSettings,
         "resumed": resume is not None,
         "sensor": {"width": info.width, "height": info.height},
         "per_channel": settings.per_channel,
+        "lower_target": settings.lower_target_if_nonlinear,
     }
 
 

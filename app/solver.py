@@ -256,7 +256,7 @@ class ExposureSolver:
     def _linear(self) -> list[Observation]:
         cfg = self.config
         ceiling = cfg.linear_ceiling_native
-        if ceiling is None or ceiling < cfg.target_native + cfg.tolerance_native:
+        if ceiling is None or ceiling < cfg.target_native:
             # No measured limit, or a target the user keeps above it: the frames near
             # the target must still count (else nothing does), up to the usual ceiling.
             ceiling = LINEAR_CEILING * cfg.full_scale_native

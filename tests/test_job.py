@@ -288,11 +288,11 @@ def test_a_job_lit_by_the_apps_screen_resumes_only_with_another_panel() -> None:
     record: dict[str, object] = {"panel": "screen", "wheel": "sim",
                                  "filters": [{"filter": "L"}, {"filter": "R"}]}
     args = argparse.Namespace(filters=None, panel=None, wheel=None, brightness=None,
-                              dark_flats=0, max_flat_exposure=None)
+                              dark_flats=0, max_flat_exposure=None, sky=None, site=None)
     with pytest.raises(SettingsError, match="screen panel, which the command line cannot"):
         resume_job_args(args, record)
     args = argparse.Namespace(filters=None, panel="sim", wheel=None, brightness=None,
-                              dark_flats=0, max_flat_exposure=None)
+                              dark_flats=0, max_flat_exposure=None, sky=None, site=None)
     resume_job_args(args, record)  # the panel given again wins
     assert (args.panel, args.wheel, args.filters) == ("sim", "sim", "L,R")
 
@@ -353,3 +353,18 @@ def test_a_rig_that_cannot_be_opened_is_one_line_and_exit_2(
     assert code == EXIT_USAGE and says in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not out.exists() or not list(out.rglob("*.fits"))
+
+
+def test_a_resumed_run_keeps_how_it_aimed_and_lit() -> None:
+    from app.record import SessionRecord
+    from app.resume import ResumeState, settings_from_record
+
+    record = {"target": "50%", "target_space": "16bit", "count": 4, "per_channel": True,
+              "lower_target": True, "flats": []}
+    state = ResumeState(record=record, flats=(), exposure_s=1.0)
+    settings = settings_from_record(state, Path("out"))
+    assert settings.per_channel and settings.lower_target_if_nonlinear
+    kept = SessionRecord(Path("unused.json"), camera="c", gain=0, offset=0, bit_depth=16,
+                         target_native=1.0, target_16bit=1.0,
+                         previous={"brightness": 40, "aim": {"channel": "G"}})
+    assert kept.snapshot()["brightness"] == 40 and kept.snapshot()["aim"] == {"channel": "G"}

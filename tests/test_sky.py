@@ -16,8 +16,8 @@ import pytest
 
 from app.actions import Cancelled, Wait
 from app.cli import EXIT_OK, main
-from app.events import Notice, SessionFinished
-from app.job import FlatJob, JobSettings
+from app.events import FlatSaved, Notice, SessionFinished
+from app.job import FlatJob, JobSettings, rig_record_fields
 from app.procedures.sky_flats import SkyPlan, order_filters
 from app.rig import Rig
 from app.settings import FlatSettings
@@ -307,3 +307,29 @@ def test_photon_transfer_on_a_pair_at_two_sky_levels_finds_the_signal(ratio: flo
     a, b = frames
     truth = (float(a.mean()) + float(b.mean())) / 2 - bias
     assert pair_signal_native(a, b, gain) == pytest.approx(truth, rel=0.01)
+
+
+def test_a_cancelled_sky_run_resumes_as_sky_flats(tmp_path: Path) -> None:
+    sim = sky_toml(tmp_path, "dawn", 120, TARGET_E / 20.0)
+    out = tmp_path / "out"
+    devices = open_devices("sim", sim_config_path=sim)
+    cancel = threading.Event()
+    saved = 0
+    with devices:
+        job = JobSettings(FlatSettings(out_dir=out, count=6), sky="dawn")
+        runner = FlatJob(Rig(devices.camera, None, None), job, cancel=cancel,
+                         camera_id="sim", record_extra=rig_record_fields(None, None, sim))
+        for event in runner.events():
+            saved += isinstance(event, FlatSaved)
+            if saved == 2:
+                cancel.set()
+    assert json.loads((out / "session.json").read_text())["status"] == "cancelled"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["flats", "--resume", str(out)])
+    assert code == EXIT_OK, err.getvalue()
+    data = json.loads((out / "session.json").read_text())
+    assert data["sky"] == "dawn" and data["status"] == "completed"
+    # predicted from the sky model, not searched for as at a panel
+    assert len(data["flats"]) == 6 and "exposure found" not in err.getvalue()
+    assert "with a master bias" in err.getvalue()

@@ -76,7 +76,8 @@ def _site(args: argparse.Namespace) -> Site | None:
 
 def is_job_record(record: dict[str, object]) -> bool:
     """Whether a session.json was written by a job (devices, filters or dark flats)."""
-    return any(key in record for key in ("filters", "dark_flat_count", "panel", "wheel"))
+    return any(key in record for key in ("filters", "dark_flat_count", "panel", "wheel",
+                                         "sky"))
 
 
 def resume_job_args(args: argparse.Namespace, record: dict[str, object]) -> None:
@@ -100,6 +101,12 @@ def resume_job_args(args: argparse.Namespace, record: dict[str, object]) -> None
     longest = record.get("max_flat_exposure_s")
     if args.max_flat_exposure is None and isinstance(longest, int | float):
         args.max_flat_exposure = float(longest)
+    sky, site = record.get("sky"), record.get("site")
+    if args.sky is None and sky in ("dusk", "dawn"):
+        args.sky = sky  # sky flats go on as sky flats
+    if args.sky is not None and args.site is None and isinstance(site, dict):
+        args.site = ",".join(str(site[k]) for k in ("latitude_deg", "longitude_deg",
+                                                    "elevation_m") if site.get(k) is not None)
 
 
 def run_job_cli(args: argparse.Namespace, settings: FlatSettings, camera_id: str,

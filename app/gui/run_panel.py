@@ -121,7 +121,8 @@ def cancelled_text(finished: SessionFinished, out_dir: Path | None) -> str:
 def summary_html(item: SessionFinished, saved: Sequence[FlatSaved],
                  solved: ExposureSolved | None, out_dir: Path | None) -> str:
     """The finished run in a few lines (rich text): outcome, exposure, mean, folder, record."""
-    lines = [f"<b>{item.reason.value.capitalize()}</b>: {len(item.files)} flat(s) written"]
+    lines = [f"<b>{item.reason.value.capitalize()}</b>: {item.files_text()} written"]
+    saved = [s for s in saved if s.image_type != "DARK"]  # the flats' level, not the darks'
     if item.reason is FinishReason.CANCELLED:
         lines.append(html.escape(cancelled_text(item, out_dir)))
     if item.exposure_s is not None:
