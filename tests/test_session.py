@@ -208,3 +208,31 @@ def test_closing_the_event_stream_early_cancels_cleanly(tmp_path: Path) -> None:
     assert data["status"] == "cancelled"
     assert sorted(f["file"] for f in data["flats"]) == sorted(
         p.name for p in tmp_path.glob("*.fits"))
+
+
+def test_per_channel_under_a_measured_limit_aims_every_flat_alike(tmp_path: Path) -> None:
+    # --per-channel on a sensor measured linear to 31 %: the channel's capped aim is
+    # what the search steers too, so the accepted frame and the flats agree
+    from app.history import ExposureHistory, linearity_key
+
+    camera = SimulatedCamera(small_config(bayer="RGGB", nonlinearity=0.2,
+                                          linear_limit=0.35))
+    history = ExposureHistory(tmp_path / "history.json")
+    with camera:
+        history.remember_linear_limit(
+            linearity_key(camera.info, camera.gain, camera.offset, 1),
+            0.31 * (2 ** camera.info.bit_depth - 1))
+        settings = FlatSettings(out_dir=tmp_path / "out", count=3, per_channel=True,
+                                first_exposure_s=0.9)
+        events = list(FlatSession(camera, settings, history=history).events())
+    assert isinstance(events[-1], SessionFinished)
+    assert events[-1].reason is FinishReason.COMPLETED, events[-1].message
+    data = record(tmp_path / "out")
+    aim = data["aim"]
+    assert aim["channel"] == "G"
+    exposures = {f["exposure_s"] for f in data["flats"]}
+    assert len(exposures) == 1  # the accepted search frame is one of them
+    for flat in data["flats"]:
+        g_native = flat["channels_16bit"]["G"] / 4
+        assert abs(g_native - aim["target_native"]) <= data["tolerance_native"]
+    assert aim["target_native"] < 0.31 * 16383  # capped under the limit

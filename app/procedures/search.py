@@ -99,6 +99,9 @@ def find_exposure(run: FilterRun) -> Procedure:
             switch = steering.channel_over_ceiling(stats, fit.bias_native if fit else None)
             if switch is not None:
                 yield run.warn(switch)
+            if solver.config.target_native != steering.aim.target_native or switch:
+                # The aim moved (a channel chosen or capped under the linear ceiling):
+                # a solver for it, fed every frame so far.
                 solver = _new_solver(run, steering.aim, None, bias_hint, e_per_adu)
                 for applied_s, old_stats, old_signal in taken:
                     step = _observe(solver, steering, applied_s, old_stats, old_signal)
@@ -303,6 +306,8 @@ def find_speed(run: FilterRun, *, settle: bool = True) -> Procedure:
         switch = steering.channel_over_ceiling(stats, fit.bias_native if fit else None)
         if switch is not None:
             yield run.warn(switch)
+        if solver.config.target_native != steering.aim.target_native or switch:
+            # the aim moved (a channel chosen or capped): a solver for it
             solver = _new_solver(replace(run, plan=narrowed), steering.aim, None, bias_hint,
                                  e_per_adu)
             step = _observe(solver, steering, shot.exposure_s, stats, shot.shot_signal_native)

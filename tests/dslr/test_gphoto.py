@@ -32,7 +32,9 @@ def test_open_sets_raw_only_ram_and_a_fixed_iso_and_reads_the_raw_levels() -> No
         info = cam.info
         assert (info.black_level, info.white_level, info.bit_depth) == (BLACK, WHITE, 14)
         assert info.bayer_pattern == "RGGB" and info.gain_kind == "iso"
-        assert not info.has_offset and cam.readout_s == pytest.approx(2.0, abs=0.1)
+        # the probe's download (2 s in the fake); instant time runs on while the fake's
+        # capture thread waits for a core, so a loaded host measures a little more
+        assert not info.has_offset and 1.9 <= cam.readout_s <= 2.6
 
 
 def test_speeds_are_the_fixed_list_and_bulb_is_never_used() -> None:
