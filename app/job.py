@@ -136,6 +136,9 @@ class FlatJob:
             if not low <= level <= high:
                 raise SettingsError(f"--brightness {level} is outside the panel's range; "
                                     f"use {low}..{high} or auto")
+            if level <= 0:
+                raise SettingsError(f"--brightness {level} leaves the panel dark; use "
+                                    f"{max(low, 1)}..{high} or auto")
         return self.ordered_filters()
 
     def ordered_filters(self) -> tuple[str, ...]:

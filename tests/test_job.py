@@ -344,6 +344,7 @@ def test_a_job_cancelled_in_its_dark_flats_resumes_them(tmp_path: Path,
     (("--panel", "alnitak:/dev/autoflats-no-such-port"), "check the port name"),
     (("--wheel", "foo", "--filters", "L"), "unknown filter wheel 'foo'"),
     (("--panel", "sim", "--brightness", "999"), "use 0..255 or auto"),
+    (("--panel", "sim", "--brightness", "0"), "leaves the panel dark; use 1..255 or auto"),
 ])
 def test_a_rig_that_cannot_be_opened_is_one_line_and_exit_2(
         tmp_path: Path, options: tuple[str, ...], says: str) -> None:
