@@ -224,15 +224,13 @@ class Engine:
         frame = self._pool.acquire(self.cancel)
         ahead, self._ahead = self._ahead, None
         try:
-            asked_at = camera.clock.monotonic()
             taken = camera.capture(action.exposure_s, cancel=self.cancel, out=frame,
                                    started=ahead)
             frame = taken.frame
             raw = camera.last_raw_file()  # a DSLR's own file of this frame
             if action.next_exposure_s is not None and camera.starts_ahead:
                 self._begin_ahead(action.next_exposure_s)  # exposes while this frame is handled
-            started_at = taken.started_at if taken.started_at is not None else asked_at
-            start_utc = self._utc0 + timedelta(seconds=started_at - self._clock0)
+            start_utc = self._utc0 + timedelta(seconds=taken.started_at - self._clock0)
             info = camera.info
             # Everything a frame needs, in one pass over it (app.stats.analyse_frame).
             analysis = analyse_frame(frame, AduScale(info.bit_depth), info.bayer_pattern,

@@ -165,8 +165,8 @@ class Capture:
 
     frame: Frame
     exposure_s: float
-    #: the camera clock's time the exposure started (None: not known)
-    started_at: float | None = None
+    #: the camera clock's time the exposure started
+    started_at: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -464,11 +464,9 @@ def _print_event(event: Event, scale: AduScale) -> None:
         pass  # reported once at the end
     elif isinstance(event, SessionFinished) and event.reason is FinishReason.COMPLETED:
         darks = event.dark_files
-        flats = len(event.files) - darks
         at = f" at {event.exposure_s:.6g} s" if event.exposure_s is not None and not darks else ""
-        with_darks = f" and {darks} dark flats" if darks else ""
         where = f"; record in {event.session_file}" if event.session_file else ""
-        _err(f"done: {flats} flat{'s' if flats != 1 else ''}{at}{with_darks}{where}")
+        _err(f"done: {event.files_text()}{at}{where}")
         if event.exposure_s is not None and not darks:
             _err(f"next: dark flats of {event.exposure_s:.6g} s at the same gain and offset "
                  "(or a bias), at the sensor temperature of the flats")

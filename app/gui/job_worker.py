@@ -49,7 +49,6 @@ from drivers.simulator import SimulatedCamera
 from drivers.wheel_registry import list_wheels, open_wheel
 from drivers.wheel_sim import SimulatedWheel
 
-#: the panel spec of this computer's screen (GUI only)
 #: how often the panel's state is read between events at most, s
 RIG_READ_INTERVAL_S = 0.5
 #: how bright the simulator sees a screen at full level, e-/s/pixel (a sim camera only)

@@ -687,11 +687,8 @@ class MainWindow(QMainWindow):
         self.last_finished = item
         self._render_latest()
         n = len(item.files)
-        darks = sum(1 for s in self._saved if s.image_type == "DARK")
-        if item.reason is FinishReason.COMPLETED and darks:
-            self.statusLabel.setText(f"Done: {n - darks} flats and {darks} dark flats written")
-        elif item.reason is FinishReason.COMPLETED:
-            self.statusLabel.setText(f"Done: {n} flats written")
+        if item.reason is FinishReason.COMPLETED:
+            self.statusLabel.setText(f"Done: {item.files_text()} written")
         elif item.reason is FinishReason.CANCELLED:
             self.statusLabel.setText(f"Cancelled: {cancelled_text(item, self._out_dir)}")
         else:
